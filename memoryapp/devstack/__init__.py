@@ -1,0 +1,1 @@
+"""Runs memoryapp and its tests on one machine, with embedded Postgres and Redis."""

@@ -1,0 +1,35 @@
+"""`python -m memoryapp.devstack {run,test,manage}`: what the Makefile targets call."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m memoryapp.devstack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run web, workers and beat with embedded services")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    test = commands.add_parser("test", help="ruff, mypy and pytest on throw-away services")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    manage = commands.add_parser("manage", help="a management command with services up")
+    manage.add_argument("manage_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.WARNING, format="[memoryapp] %(message)s")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memoryapp.settings")
+    from memoryapp.devstack import stack
+
+    if args.command == "run":
+        return stack.run(host=args.host, port=args.port)
+    if args.command == "test":
+        return stack.test(args.pytest_args)
+    return stack.manage(args.manage_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Worker heartbeats in Redis: each worker says which queues it serves and what it has loaded.
+
+A worker writes its record every `WORKER_HEARTBEAT_SECONDS` with a time-to-live of three
+beats, and deletes it on a clean shutdown; a worker that died simply stops appearing.
+`/healthz` reads these records instead of broadcasting to workers, so it answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "memoryapp:worker:"
+
+
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+@dataclass
+class WorkerHeartbeat:
+    hostname: str
+    pid: int
+    queues: list[str]
+    llm: dict[str, Any] = field(default_factory=dict)
+    embeddings: dict[str, Any] = field(default_factory=dict)
+    at: str = ""
+
+
+def heartbeat_publish(beat: WorkerHeartbeat) -> None:
+    beat.at = timezone.now().isoformat()
+    ttl = 3 * settings.WORKER_HEARTBEAT_SECONDS
+    _client().set(KEY_PREFIX + beat.hostname, json.dumps(asdict(beat)), ex=ttl)
+
+
+def heartbeat_remove(hostname: str) -> None:
+    _client().delete(KEY_PREFIX + hostname)
+
+
+def heartbeats_read() -> list[WorkerHeartbeat]:
+    """Every live worker's latest record, sorted by hostname."""
+    client = _client()
+    keys = sorted(client.scan_iter(match=KEY_PREFIX + "*", count=100))
+    values = client.mget(keys) if keys else []
+    beats = [WorkerHeartbeat(**json.loads(value)) for value in values if value is not None]
+    return sorted(beats, key=lambda beat: beat.hostname)
+
+
+class HeartbeatThread(threading.Thread):
+    """Publishes a worker's heartbeat until stopped; a failed beat is logged, not fatal."""
+
+    def __init__(self, *, hostname: str, queues: list[str]) -> None:
+        super().__init__(name="memoryapp-heartbeat", daemon=True)
+        self.hostname = hostname
+        self.queues = queues
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                heartbeat_publish(self.current())
+            except redis.RedisError as exc:
+                logger.warning("heartbeat of %s failed: %s", self.hostname, exc)
+            except Exception:
+                # A heartbeat that dies silently would report a live worker as gone.
+                logger.exception("heartbeat of %s failed", self.hostname)
+            self._stopped.wait(settings.WORKER_HEARTBEAT_SECONDS)
+
+    def current(self) -> WorkerHeartbeat:
+        from memoryapp.embeddings import embeddings_status
+        from memoryapp.llm import llm_status
+
+        return WorkerHeartbeat(
+            hostname=self.hostname,
+            pid=os.getpid(),
+            queues=self.queues,
+            llm=llm_status(),
+            embeddings=embeddings_status(),
+        )
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
+        try:
+            heartbeat_remove(self.hostname)
+        except redis.RedisError as exc:
+            logger.warning("could not remove heartbeat of %s: %s", self.hostname, exc)

@@ -1,0 +1,1 @@
+"""Database models, one module per area (conversation, memory)."""

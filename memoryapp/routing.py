@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from memoryapp.consumers import EventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/events/", EventsConsumer.as_asgi()),
+]

@@ -1,0 +1,1 @@
+"""Reads: functions that return data or QuerySets, never write."""

