@@ -56,6 +56,7 @@ celery_worker() {
     queue="$1"
     shift
     exec celery -A memoryapp worker --queues "$queue" --hostname "$queue@%h" --pool solo \
+        --without-mingle --without-gossip \
         --loglevel "${LOG_LEVEL:-INFO}" "$@"
 }
 

