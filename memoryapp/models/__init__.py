@@ -1,1 +1,5 @@
-"""Database models, one module per area (conversation, memory)."""
+"""Database models, one module per area."""
+
+from memoryapp.models.conversation import Conversation, Message, SetupToken
+
+__all__ = ["Conversation", "Message", "SetupToken"]

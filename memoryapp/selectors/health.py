@@ -72,3 +72,15 @@ def system_health() -> dict[str, Any]:
     queues_ok = all(queue["ok"] for queue in components["queues"].values())
     ok = components["database"]["ok"] and redis_report["ok"] and queues_ok
     return {"ok": ok, **components}
+
+
+def chat_model_status() -> dict[str, Any] | None:
+    """The LLM a live chat worker reports (name, demo flag), or None when none is up."""
+    try:
+        beats = heartbeats_read()
+    except redis.RedisError:
+        return None
+    for beat in beats:
+        if settings.CHAT_QUEUE in beat.queues and beat.llm.get("model"):
+            return beat.llm
+    return None

@@ -1,0 +1,149 @@
+"""Conversations and their messages: the immutable log everything else is derived from."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from pgvector.django import HnswIndex, VectorField
+
+from memoryapp.embeddings import EMBEDDING_DIM
+
+# Full-text configuration for every tsvector column and query.
+SEARCH_CONFIG = "english"
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    # Once the user renames a conversation, suggested titles no longer replace it.
+    title_is_custom = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("title", config=SEARCH_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"]),
+            GinIndex(fields=["search_vector"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or "New conversation"
+
+    def get_absolute_url(self) -> str:
+        return reverse("conversation", kwargs={"conversation_id": self.pk})
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # an answer waiting for the chat worker
+        STREAMING = "streaming"  # the worker is generating it
+        DONE = "done"
+        STOPPED = "stopped"  # the user pressed stop; the partial answer is kept
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    speaker = models.CharField(max_length=100, blank=True)
+    content = models.TextField(blank=True)
+    # When it was said (imported history keeps its original time).
+    created_at = models.DateTimeField(default=timezone.now)
+    sequence = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DONE)
+    # The user message an assistant message answers; one answer per question.
+    reply_to = models.OneToOneField(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="answer"
+    )
+    error = models.TextField(blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    token_count = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Set when an answer is queued, refreshed while a worker generates it; a stale value
+    # means the job was lost or the worker died (see answers_requeue_stale).
+    in_flight_since = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # An identifier from imported history (e.g. a LoCoMo dia_id).
+    external_id = models.CharField(max_length=100, blank=True)
+    embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("content", config=SEARCH_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["conversation", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "sequence"], name="message_sequence_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(reply_to__isnull=True) | Q(role="assistant"),
+                name="message_only_answers_reply",
+            ),
+            models.CheckConstraint(
+                condition=Q(role="assistant") | Q(status="done"),
+                name="message_user_messages_are_done",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "created_at"]),
+            models.Index(
+                fields=["status", "in_flight_since"],
+                name="message_answer_queue",
+                condition=Q(status__in=["pending", "streaming"]),
+            ),
+            GinIndex(fields=["search_vector"]),
+            HnswIndex(
+                name="message_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.STOPPED, self.Status.FAILED}
+
+
+class SetupToken(models.Model):
+    """A one-time secret that lets the first visitor create the owner account.
+
+    Only its hash is stored; the link with the token is printed by `make run`.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"setup token created {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,217 @@
+"""The answer job: claim a pending answer, build its prompt, stream it to the browser, save it.
+
+Runs in the `chat` worker. Idempotent: only a `pending` answer can be claimed, so a redelivered
+job finds it taken or finished and does nothing. A worker that dies mid-answer leaves it
+`streaming` with a stale `in_flight_since`; `answers_requeue_stale` puts it back in the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.html import escape
+
+from memoryapp.llm import LLM, LLMError, LLMTimeout, get_llm
+from memoryapp.models import Message
+from memoryapp.retrieval import context_for_answer
+from memoryapp.services.answer_control import answer_stop_clear, answer_stop_requested
+from memoryapp.services.chat_prompt import chat_prompt_build
+from memoryapp.services.notifications import conversation_notify
+from memoryapp.services.titles import conversation_title_suggest
+
+logger = logging.getLogger(__name__)
+
+# Pieces are sent to the browser at most this often (the first one at once).
+FLUSH_SECONDS = 0.05
+# The partial answer is saved this often, which also tells the sweeper the worker is alive.
+SAVE_SECONDS = 1.0
+STOP_CHECK_SECONDS = 0.2
+
+
+def answer_claim(*, answer_id: UUID) -> Message | None:
+    """Move a pending answer to `streaming`; None when it is not pending (taken, done, gone)."""
+    claimed = Message.objects.filter(
+        pk=answer_id, role=Message.Role.ASSISTANT, status=Message.Status.PENDING
+    ).update(
+        status=Message.Status.STREAMING,
+        attempts=F("attempts") + 1,
+        in_flight_since=timezone.now(),
+        error="",
+        content="",
+    )
+    if claimed != 1:
+        return None
+    return Message.objects.select_related("conversation", "owner").get(pk=answer_id)
+
+
+class _Relay:
+    """Collects streamed pieces, forwards them to the browser in small batches, saves progress."""
+
+    def __init__(self, answer: Message) -> None:
+        self.answer = answer
+        self.text = ""
+        self._unsent = ""
+        self._sent_any = False
+        self._last_flush = self._last_save = self._last_stop_check = time.monotonic()
+
+    def add(self, piece: str) -> None:
+        self.text += piece
+        self._unsent += piece
+        now = time.monotonic()
+        if not self._sent_any or now - self._last_flush >= FLUSH_SECONDS:
+            self.flush()
+        if now - self._last_save >= SAVE_SECONDS:
+            self._save_progress()
+
+    def flush(self) -> None:
+        if not self._unsent:
+            return
+        conversation_notify(
+            conversation_id=self.answer.conversation_id,
+            html=(
+                f'<div id="stream-{self.answer.pk}" hx-swap-oob="beforeend">'
+                f"{escape(self._unsent)}</div>"
+            ),
+        )
+        self._unsent = ""
+        self._sent_any = True
+        self._last_flush = time.monotonic()
+
+    def _save_progress(self) -> None:
+        # Saved after the pieces were sent, so a page loaded later never shows them twice.
+        self.flush()
+        Message.objects.filter(pk=self.answer.pk, status=Message.Status.STREAMING).update(
+            content=self.text, in_flight_since=timezone.now()
+        )
+        self._last_save = time.monotonic()
+
+    def stop_requested(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_stop_check < STOP_CHECK_SECONDS:
+            return False
+        self._last_stop_check = now
+        return answer_stop_requested(answer_id=self.answer.pk)
+
+
+def _generate(answer: Message, llm: LLM, relay: _Relay) -> tuple[Message.Status, str]:
+    """Stream the answer into `relay`; returns the final status and a user-facing error."""
+    context = context_for_answer(answer=answer)
+    prompt = chat_prompt_build(
+        context=context,
+        history_tokens=settings.CHAT_HISTORY_TOKENS,
+        count_tokens=llm.count_tokens,
+    )
+    pieces = llm.stream(prompt, max_tokens=settings.CHAT_ANSWER_MAX_TOKENS)
+    try:
+        for piece in pieces:
+            relay.add(piece)
+            if relay.stop_requested():
+                return Message.Status.STOPPED, ""
+    except LLMTimeout as exc:
+        return Message.Status.FAILED, (
+            f"The model did not finish within {exc.seconds:.0f} seconds; "
+            "what it wrote so far is kept."
+        )
+    finally:
+        pieces.close()
+    return Message.Status.DONE, ""
+
+
+def answer_generate(*, answer_id: UUID) -> Message | None:
+    """Generate, stream and store one answer. Returns it, or None if it was not claimable."""
+    answer = answer_claim(answer_id=answer_id)
+    if answer is None:
+        logger.info("answer %s is not pending; nothing to do", answer_id)
+        return None
+    if answer_stop_requested(answer_id=answer.pk):
+        return _finish(answer, text="", status=Message.Status.STOPPED, error="", llm=None)
+    llm = get_llm()
+    relay = _Relay(answer)
+    try:
+        status, error = _generate(answer, llm, relay)
+    except LLMError as exc:
+        logger.warning("answer %s failed: %s", answer.pk, exc)
+        status, error = Message.Status.FAILED, f"The model could not answer: {exc}"
+    except Exception:
+        logger.exception("answer %s failed", answer.pk)
+        status, error = Message.Status.FAILED, "Something went wrong while answering."
+    relay.flush()
+    answer = _finish(answer, text=relay.text, status=status, error=error, llm=llm)
+    if status == Message.Status.DONE:
+        conversation_title_suggest(conversation=answer.conversation, llm=llm)
+    return answer
+
+
+def _finish(
+    answer: Message, *, text: str, status: Message.Status, error: str, llm: LLM | None
+) -> Message:
+    answer.content = text
+    answer.status = status
+    answer.error = error
+    answer.finished_at = timezone.now()
+    answer.in_flight_since = None
+    fields = ["content", "status", "error", "finished_at", "in_flight_since"]
+    if llm is not None:
+        answer.model_name = _model_name(llm)
+        answer.token_count = _count(llm, text)
+        fields += ["model_name", "token_count"]
+    answer.save(update_fields=fields)
+    answer_stop_clear(answer_id=answer.pk)
+    conversation_notify(
+        conversation_id=answer.conversation_id,
+        html=render_to_string("chat/conversation.html#message", {"message": answer, "oob": True}),
+    )
+    return answer
+
+
+def _model_name(llm: LLM) -> str:
+    try:
+        return llm.info.name
+    except LLMError:
+        return ""
+
+
+def _count(llm: LLM, text: str) -> int | None:
+    try:
+        return llm.count_tokens(text) if text else 0
+    except LLMError:
+        return None
+
+
+def answers_requeue_stale() -> int:
+    """Re-queue answers whose worker died (or whose job was lost); fail those out of attempts.
+
+    Returns how many answers were re-queued or failed.
+    """
+    from memoryapp.tasks import answer_message
+
+    cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_ANSWER_SECONDS)
+    stale = Message.objects.filter(
+        role=Message.Role.ASSISTANT,
+        status__in=[Message.Status.PENDING, Message.Status.STREAMING],
+        in_flight_since__lt=cutoff,
+    )
+    handled = 0
+    for answer in stale:
+        if answer.attempts >= settings.CHAT_ANSWER_ATTEMPTS:
+            updated = Message.objects.filter(pk=answer.pk, status=answer.status).update(
+                status=Message.Status.FAILED,
+                error="The answer was interrupted too many times.",
+                finished_at=timezone.now(),
+                in_flight_since=None,
+            )
+        else:
+            updated = Message.objects.filter(pk=answer.pk, status=answer.status).update(
+                status=Message.Status.PENDING, in_flight_since=timezone.now()
+            )
+            if updated:
+                answer_message.delay(str(answer.pk))
+        handled += updated
+    return handled

@@ -1,0 +1,120 @@
+"""Writes on conversations and messages from the person's side (web requests)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from memoryapp.models import Conversation, Message
+from memoryapp.services.answer_control import answer_stop_clear, answer_stop_request
+
+TITLE_MAX_CHARS = 200
+
+
+def conversation_create(*, owner: User) -> Conversation:
+    return Conversation.objects.create(owner=owner)
+
+
+def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
+    """A user-chosen title; suggested titles never replace it afterwards."""
+    title = " ".join(title.split())[:TITLE_MAX_CHARS]
+    if not title:
+        raise ValidationError("A title cannot be empty.")
+    conversation.title = title
+    conversation.title_is_custom = True
+    conversation.save(update_fields=["title", "title_is_custom"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete the conversation and its messages; answers still streaming are stopped."""
+    for answer in conversation.messages.filter(
+        status__in=[Message.Status.PENDING, Message.Status.STREAMING]
+    ):
+        answer_stop_request(answer=answer)
+    conversation.delete()
+
+
+def validate_message_content(content: str) -> str:
+    """The content to store, or a ValidationError saying what is wrong with it."""
+    if not content.strip():
+        raise ValidationError("Write a message first.")
+    limit = settings.CHAT_MESSAGE_MAX_CHARS
+    if len(content) > limit:
+        raise ValidationError(
+            f"This message has {len(content):,} characters; the limit is {limit:,}. "
+            "Split it into several messages."
+        )
+    return content.strip("\n")
+
+
+def _next_sequence(conversation: Conversation) -> int:
+    last = conversation.messages.aggregate(last=Max("sequence"))["last"]
+    return 0 if last is None else last + 1
+
+
+@transaction.atomic
+def message_send(*, conversation: Conversation, content: str) -> tuple[Message, Message]:
+    """Store the user's message and a pending answer; queue the answer job on commit.
+
+    Returns (question, answer). Raises ValidationError for empty or over-long content.
+    """
+    content = validate_message_content(content)
+    Conversation.objects.select_for_update().get(pk=conversation.pk)  # serialise sequences
+    now = timezone.now()
+    owner = conversation.owner
+    sequence = _next_sequence(conversation)
+    question = Message.objects.create(
+        conversation=conversation,
+        owner=owner,
+        role=Message.Role.USER,
+        speaker=owner.get_username(),
+        content=content,
+        created_at=now,
+        sequence=sequence,
+    )
+    answer = Message.objects.create(
+        conversation=conversation,
+        owner=owner,
+        role=Message.Role.ASSISTANT,
+        speaker="assistant",
+        created_at=now,
+        sequence=sequence + 1,
+        status=Message.Status.PENDING,
+        reply_to=question,
+        in_flight_since=now,
+    )
+    conversation.updated_at = now
+    conversation.save(update_fields=["updated_at"])
+    _enqueue_answer(answer)
+    return question, answer
+
+
+def _enqueue_answer(answer: Message) -> None:
+    from memoryapp.tasks import answer_message
+
+    answer_id = str(answer.pk)
+    transaction.on_commit(lambda: answer_message.delay(answer_id))
+
+
+@transaction.atomic
+def answer_retry(*, answer: Message) -> Message:
+    """Generate a failed or stopped answer again, in place."""
+    if answer.role != Message.Role.ASSISTANT or not answer.is_finished:
+        raise ValidationError("Only a finished answer can be retried.")
+    answer.content = ""
+    answer.error = ""
+    answer.status = Message.Status.PENDING
+    answer.attempts = 0
+    answer.finished_at = None
+    answer.in_flight_since = timezone.now()
+    answer.save(
+        update_fields=["content", "error", "status", "attempts", "finished_at", "in_flight_since"]
+    )
+    answer_stop_clear(answer_id=answer.pk)
+    _enqueue_answer(answer)
+    return answer

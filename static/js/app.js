@@ -1,0 +1,96 @@
+// memoryapp's small client-side behaviour; everything else is htmx.
+(function () {
+  "use strict";
+
+  function composerInput() {
+    return document.querySelector("#composer textarea");
+  }
+
+  function nearBottom(el) {
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 120;
+  }
+
+  function scrollToBottom(force) {
+    const messages = document.getElementById("messages");
+    if (messages && (force || nearBottom(messages))) {
+      messages.scrollTop = messages.scrollHeight;
+    }
+  }
+
+  function autoGrow(textarea) {
+    textarea.style.height = "auto";
+    textarea.style.height = Math.min(textarea.scrollHeight, 240) + "px";
+  }
+
+  function markCurrentConversation() {
+    document.querySelectorAll(".conversation-item").forEach(function (item) {
+      const link = item.querySelector("a");
+      const current = link && link.getAttribute("href") === window.location.pathname;
+      item.classList.toggle("current", Boolean(current));
+      if (link) {
+        if (current) link.setAttribute("aria-current", "page");
+        else link.removeAttribute("aria-current");
+      }
+    });
+  }
+
+  // Enter sends, Shift+Enter makes a new line (and IME composition is left alone).
+  document.addEventListener("keydown", function (event) {
+    const input = event.target;
+    if (!(input instanceof HTMLTextAreaElement) || !input.closest("#composer")) return;
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      input.form.requestSubmit();
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    if (event.target instanceof HTMLTextAreaElement && event.target.closest("#composer")) {
+      autoGrow(event.target);
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const form = event.detail.elt;
+    if (form && form.id === "composer" && event.detail.successful) {
+      form.reset();
+      const error = document.getElementById("composer-error");
+      if (error) error.textContent = "";
+      const input = composerInput();
+      if (input) {
+        autoGrow(input);
+        input.focus();
+      }
+      scrollToBottom(true);
+    }
+  });
+
+  // A refused message replaces the composer: keep the text and the focus in it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "composer") {
+      const input = composerInput();
+      if (input) input.focus();
+    }
+    markCurrentConversation();
+  });
+
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    scrollToBottom(false);
+    markCurrentConversation();
+  });
+
+  // After the websocket reconnects, unfinished answers reload themselves from the server,
+  // so nothing missed while disconnected is lost and nothing is shown twice.
+  let opened = false;
+  document.addEventListener("htmx:wsOpen", function () {
+    if (opened) document.body.dispatchEvent(new CustomEvent("memoryapp:resync"));
+    opened = true;
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    markCurrentConversation();
+    scrollToBottom(true);
+    const input = composerInput();
+    if (input) input.focus();
+  });
+})();

@@ -1,0 +1,41 @@
+"""Small builders for test data (plain functions: the models are few and simple)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django.contrib.auth.models import User
+
+from memoryapp.models import Conversation, Message
+
+_counter = itertools.count()
+
+
+def user(name: str | None = None, **extra: Any) -> User:
+    username = name or f"user{next(_counter)}"
+    return User.objects.create_user(username=username, password="a-long-password-1", **extra)
+
+
+def conversation(owner: User, title: str = "") -> Conversation:
+    return Conversation.objects.create(owner=owner, title=title)
+
+
+def message(
+    conversation: Conversation,
+    content: str,
+    *,
+    role: str = Message.Role.USER,
+    status: str = Message.Status.DONE,
+    **extra: object,
+) -> Message:
+    last = conversation.messages.order_by("-sequence").first()
+    return Message.objects.create(
+        conversation=conversation,
+        owner=conversation.owner,
+        role=role,
+        content=content,
+        status=status,
+        sequence=0 if last is None else last.sequence + 1,
+        **extra,
+    )
