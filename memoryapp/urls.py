@@ -18,6 +18,11 @@ urlpatterns = [
     path("m/<uuid:message_id>/stop", views.answer_stop, name="answer_stop"),
     path("m/<uuid:message_id>/retry", views.answer_retry, name="answer_retry"),
     path("search", views.conversation_search, name="conversation_search"),
+    path(
+        "memory/changesets/<uuid:changeset_id>/undo",
+        views.changeset_undo,
+        name="changeset_undo",
+    ),
     path("setup/<str:token>/", views.setup, name="setup"),
     path("members/", views.members, name="members"),
     path("help/models", views.help_models, name="help_models"),

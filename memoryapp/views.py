@@ -22,10 +22,12 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from memoryapp import forms
 from memoryapp.models import Conversation, Message
 from memoryapp.selectors import conversations as conversation_selectors
+from memoryapp.selectors import memory as memory_selectors
 from memoryapp.selectors.health import chat_model_status, system_health
 from memoryapp.selectors.help import readme_section
 from memoryapp.services import accounts, conversations
 from memoryapp.services.answer_control import answer_stop_request
+from memoryapp.services.memory import journal
 
 MODEL_HELP_SECTION = "The demo model, and choosing a real one"
 
@@ -201,6 +203,23 @@ def answer_retry(request: AuthenticatedRequest, message_id: UUID) -> HttpRespons
     except ValidationError as error:
         return HttpResponse(error.messages[0], status=409)
     return _message_partial(request, answer)
+
+
+@require_POST
+def changeset_undo(request: AuthenticatedRequest, changeset_id: UUID) -> HttpResponse:
+    changeset = memory_selectors.changeset_get(owner=request.user, changeset_id=changeset_id)
+    try:
+        undo = journal.changeset_undo(changeset=changeset, owner=request.user)
+    except ValidationError as error:
+        return render(
+            request,
+            "memory/notice.html#notice_error",
+            {"changeset": changeset, "error": error.messages[0]},
+            status=409,
+        )
+    return render(
+        request, "memory/notice.html#notice", {"changeset": undo, "events": undo.events.all()}
+    )
 
 
 @login_not_required

@@ -25,7 +25,11 @@ def _load_models() -> None:
 
     try:
         warm_up()
-        get_llm().load()
+        llm = get_llm()
+        llm.load()
+        if llm.info.source != "scripted":
+            # A real model's first generation is slow (buffers, caches): pay for it now.
+            llm.complete([{"role": "user", "content": "Hi"}], max_tokens=1, timeout=60)
     except LLMError as exc:
         logger.error("the LLM could not be loaded: %s", exc)
     except Exception:

@@ -6,8 +6,9 @@ import itertools
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 
-from memoryapp.models import Conversation, Message
+from memoryapp.models import Conversation, Message, Segment
 
 _counter = itertools.count()
 
@@ -39,3 +40,20 @@ def message(
         sequence=0 if last is None else last.sequence + 1,
         **extra,
     )
+
+
+def closed_segment(conversation: Conversation, messages: list[Message]) -> Segment:
+    """A closed segment over `messages` (already stored, consecutive), pending consolidation."""
+    segment = Segment.objects.create(
+        owner=conversation.owner,
+        conversation=conversation,
+        status=Segment.Status.CLOSED,
+        closed_at=timezone.now(),
+        first_sequence=messages[0].sequence,
+        last_sequence=messages[-1].sequence,
+        start_at=min(m.created_at for m in messages),
+        end_at=max(m.created_at for m in messages),
+        message_count=len(messages),
+    )
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(segment=segment)
+    return segment

@@ -35,6 +35,7 @@ class LlamaCppBackend:
         self._seed = seed
         self._chat_format = chat_format
         self._llama: llama_cpp.Llama | None = None
+        self._grammars_checked: set[str] = set()
         self._info = ModelInfo(
             name=path.name,
             path=path,
@@ -111,7 +112,7 @@ class LlamaCppBackend:
     ) -> Iterator[Chunk]:
         extra: dict[str, Any] = {}
         if json_schema is not None:
-            check_grammar(json_schema)
+            self._check_grammar_parses(json_schema)
             extra["response_format"] = {"type": "json_object", "schema": dict(json_schema)}
         stream = self._model().create_chat_completion(
             messages=cast(Any, list(messages)),
@@ -133,6 +134,28 @@ class LlamaCppBackend:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+
+    def _check_grammar_parses(self, json_schema: Mapping[str, Any]) -> None:
+        """Raise `SchemaError` unless llama.cpp itself accepts the schema's grammar.
+
+        llama.cpp refuses grammars it finds too large (e.g. a long maxLength repeats a rule
+        thousands of times) and would then crash while sampling, so ask it first, once per
+        schema.
+        """
+        key = json.dumps(json_schema, sort_keys=True)
+        if key in self._grammars_checked:
+            return
+        check_grammar(json_schema)
+        grammar = json_schema_to_gbnf(json.dumps(json_schema)).encode()
+        vocab = llama_cpp.llama_model_get_vocab(self._model().model)
+        sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar, b"root")
+        if not sampler:
+            raise SchemaError(
+                "llama.cpp cannot use the grammar of this response schema (too large: "
+                "lower the maxLength or maxItems of its fields)"
+            )
+        llama_cpp.llama_sampler_free(sampler)
+        self._grammars_checked.add(key)
 
 
 def check_grammar(json_schema: Mapping[str, Any]) -> None:

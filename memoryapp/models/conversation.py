@@ -90,6 +90,16 @@ class Message(models.Model):
     # An identifier from imported history (e.g. a LoCoMo dia_id).
     external_id = models.CharField(max_length=100, blank=True)
     embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    # The memory unit this message belongs to, once ingested. A composite foreign key
+    # (segment, conversation, owner) in the database keeps it inside its conversation.
+    segment = models.ForeignKey(
+        "memoryapp.Segment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
     search_vector = models.GeneratedField(
         expression=SearchVector("content", config=SEARCH_CONFIG),
         output_field=SearchVectorField(),
@@ -102,6 +112,8 @@ class Message(models.Model):
             models.UniqueConstraint(
                 fields=["conversation", "sequence"], name="message_sequence_unique"
             ),
+            # Target of FactSource's composite foreign key (message, owner).
+            models.UniqueConstraint(fields=["id", "owner"], name="message_identity"),
             models.CheckConstraint(
                 condition=Q(reply_to__isnull=True) | Q(role="assistant"),
                 name="message_only_answers_reply",
@@ -113,6 +125,11 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "created_at"]),
+            models.Index(
+                fields=["conversation", "sequence"],
+                name="message_not_ingested",
+                condition=Q(segment__isnull=True),
+            ),
             models.Index(
                 fields=["status", "in_flight_since"],
                 name="message_answer_queue",

@@ -33,3 +33,21 @@ def answer_stop_requested(*, answer_id: object) -> bool:
 
 def answer_stop_clear(*, answer_id: object) -> None:
     _client().delete(_stop_key(answer_id))
+
+
+# While the chat worker generates, memory work waits before its next model call, so answers
+# never queue behind memory building on a machine that has one model's worth of hardware.
+CHAT_BUSY_KEY = "memoryapp:chat-busy"
+CHAT_BUSY_SECONDS = 15  # refreshed while generating; expires if the chat worker dies
+
+
+def chat_busy_mark() -> None:
+    _client().set(CHAT_BUSY_KEY, "1", ex=CHAT_BUSY_SECONDS)
+
+
+def chat_busy_clear() -> None:
+    _client().delete(CHAT_BUSY_KEY)
+
+
+def chat_is_busy() -> bool:
+    return bool(_client().exists(CHAT_BUSY_KEY))

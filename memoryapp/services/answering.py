@@ -21,7 +21,12 @@ from django.utils.html import escape
 from memoryapp.llm import LLM, LLMError, LLMTimeout, get_llm
 from memoryapp.models import Message
 from memoryapp.retrieval import context_for_answer
-from memoryapp.services.answer_control import answer_stop_clear, answer_stop_requested
+from memoryapp.services.answer_control import (
+    answer_stop_clear,
+    answer_stop_requested,
+    chat_busy_clear,
+    chat_busy_mark,
+)
 from memoryapp.services.chat_prompt import chat_prompt_build
 from memoryapp.services.notifications import conversation_notify
 from memoryapp.services.titles import conversation_title_suggest
@@ -87,6 +92,7 @@ class _Relay:
     def _save_progress(self) -> None:
         # Saved after the pieces were sent, so a page loaded later never shows them twice.
         self.flush()
+        chat_busy_mark()
         Message.objects.filter(pk=self.answer.pk, status=Message.Status.STREAMING).update(
             content=self.text, in_flight_since=timezone.now()
         )
@@ -134,6 +140,7 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
         return _finish(answer, text="", status=Message.Status.STOPPED, error="", llm=None)
     llm = get_llm()
     relay = _Relay(answer)
+    chat_busy_mark()
     try:
         status, error = _generate(answer, llm, relay)
     except LLMError as exc:
@@ -142,6 +149,8 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
     except Exception:
         logger.exception("answer %s failed", answer.pk)
         status, error = Message.Status.FAILED, "Something went wrong while answering."
+    finally:
+        chat_busy_clear()
     relay.flush()
     answer = _finish(answer, text=relay.text, status=status, error=error, llm=llm)
     if status == Message.Status.DONE:

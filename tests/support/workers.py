@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -19,35 +19,61 @@ from memoryapp.heartbeats import WorkerHeartbeat, heartbeats_read
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-class WorkerProcess:
-    """`celery worker` in a subprocess; `start()` returns once its heartbeat is visible."""
+def subprocess_database_url() -> str:
+    """DATABASE_URL of the database this test process uses (pytest-django's test database,
+    once it is set up), for subprocesses that must see the same data."""
+    database = settings.DATABASES["default"]
+    return (
+        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+        f"{connection.settings_dict['NAME']}"
+    )
 
-    def __init__(self, queues: Sequence[str], *, heartbeat_seconds: int = 1) -> None:
+
+def subprocess_environ(**overrides: str) -> dict[str, str]:
+    """This process's environment for a subprocess, with `overrides`.
+
+    Leaves out DJANGO_ALLOW_ASYNC_UNSAFE, which browser tests set for themselves: the app's
+    processes must keep refusing blocking ORM calls inside an event loop.
+    """
+    environ = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {**environ, "DATABASE_URL": subprocess_database_url(), **overrides}
+
+
+class WorkerProcess:
+    """`celery worker` in a subprocess; `start()` returns once its heartbeat is visible.
+
+    `env` adds or overrides environment variables of the worker (settings it reads), and
+    `include` names more modules for it to import at start (tasks, a scripted LLM backend).
+    """
+
+    def __init__(
+        self,
+        queues: Sequence[str],
+        *,
+        heartbeat_seconds: int = 1,
+        env: Mapping[str, str] | None = None,
+        include: Sequence[str] = (),
+    ) -> None:
         self.queues = list(queues)
         self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.heartbeat_seconds = heartbeat_seconds
+        self.extra_env = dict(env or {})
+        self.include = ["tests.support.tasks", *include]
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = False
         self.log_path = Path(settings.VAR_DIR) / f"worker-{self.hostname}.log"
 
     def _env(self) -> dict[str, str]:
-        database = settings.DATABASES["default"]
-        url = (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{connection.settings_dict['NAME']}"
+        return subprocess_environ(
+            WORKER_HEARTBEAT_SECONDS=str(self.heartbeat_seconds), **self.extra_env
         )
-        return {
-            **os.environ,
-            "DATABASE_URL": url,
-            "WORKER_HEARTBEAT_SECONDS": str(self.heartbeat_seconds),
-        }
 
     def start(self, timeout: float = 60) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable, "-m", "celery", "-A", "memoryapp", "worker",
             "--queues", ",".join(self.queues), "--hostname", self.hostname,
-            "--pool", "solo", "--loglevel", "INFO", "--include", "tests.support.tasks",
+            "--pool", "solo", "--loglevel", "INFO", "--include", ",".join(self.include),
             "--without-mingle", "--without-gossip",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:

@@ -1,0 +1,1 @@
+"""Memory building: ingestion, segmentation, consolidation, facts, upkeep."""

@@ -1,0 +1,234 @@
+"""Consolidating a closed segment: title, summary, denoised retrieval key, keywords,
+embeddings, then the facts it taught, all committed at once by the worker holding the claim.
+
+The job is idempotent: it runs only on a claimed segment (pending or due for retry), and its
+result is written in one transaction that first checks the claim is still this worker's, so
+a job redelivered after a worker died, or re-queued by the sweeper, is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import UUID
+
+import pydantic
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from memoryapp.embeddings import embed_texts, model_fingerprint
+from memoryapp.llm import LLMError, LLMInvalidOutput
+from memoryapp.llm.prompting import render_prompt
+from memoryapp.llm.schemas import Paragraph, Passage, Title
+from memoryapp.models import JobStatus, MemoryChangeset, Message, Segment
+from memoryapp.services.memory import denoise
+from memoryapp.services.memory.facts import Step, facts_apply, facts_extract, facts_plan
+from memoryapp.services.memory.model_access import MemoryModel
+from memoryapp.services.memory.notices import changeset_notify
+from memoryapp.services.memory.profile import profile_mark_stale
+
+logger = logging.getLogger(__name__)
+
+# Namespace of the per-owner advisory lock that serialises memory writes of one person.
+OWNER_LOCK_NAMESPACE = 7305
+DIGEST_MAX_TOKENS = 600
+
+
+class SegmentDigest(pydantic.BaseModel):
+    title: Title
+    summary: Paragraph
+    key: Passage
+
+
+@dataclass
+class SegmentText:
+    title: str
+    summary: str
+    retrieval_key: str
+    keywords: list[str]
+    source: str
+    key_embedding: list[float] = field(repr=False)
+    summary_embedding: list[float] = field(repr=False)
+
+
+def segment_messages(segment: Segment) -> list[Message]:
+    return list(
+        Message.objects.filter(segment=segment, owner_id=segment.owner_id).order_by("sequence")
+    )
+
+
+def _utterances(messages: list[Message]) -> list[denoise.Utterance]:
+    return [
+        denoise.Utterance(speaker=m.speaker or m.role, text=m.content)
+        for m in messages
+        if m.content.strip()
+    ]
+
+
+def segment_text_deterministic(messages: list[Message]) -> SegmentText:
+    """Title, extractive summary, filtered key and keywords, without any LLM."""
+    utterances = _utterances(messages)
+    key = denoise.retrieval_key(utterances)
+    candidates = denoise.summary_candidates(utterances) or [key]
+    summary = denoise.extractive_summary(candidates, embed_texts(candidates))
+    keywords = denoise.keywords([u.text for u in utterances])
+    key_vector, summary_vector = embed_texts([key, summary])
+    return SegmentText(
+        title=denoise.title_from(keywords, utterances),
+        summary=summary,
+        retrieval_key=key,
+        keywords=keywords,
+        source="extractive",
+        key_embedding=key_vector.tolist(),
+        summary_embedding=summary_vector.tolist(),
+    )
+
+
+def _segment_text_llm(
+    messages: list[Message], fallback: SegmentText, model: MemoryModel
+) -> SegmentText:
+    transcript = "\n".join(f"{m.speaker or m.role}: {m.content}" for m in messages)
+    prompt = render_prompt("segment_digest.txt", {"transcript": transcript[:12000]})
+    try:
+        digest = model.json(
+            [{"role": "user", "content": prompt}], SegmentDigest, max_tokens=DIGEST_MAX_TOKENS
+        )
+    except LLMError as exc:
+        logger.info("segment digest falls back to the extractive one: %s", exc)
+        return fallback
+    # The model's compression is added to the filtered key, not swapped in: a compressed
+    # key that lost a name or a number must not make the segment unfindable.
+    key = f"{digest.key.strip()}\n{fallback.retrieval_key}"[:6000]
+    key_vector, summary_vector = embed_texts([key, digest.summary])
+    return SegmentText(
+        title=digest.title.strip(),
+        summary=digest.summary.strip(),
+        retrieval_key=key,
+        keywords=fallback.keywords,
+        source="llm",
+        key_embedding=key_vector.tolist(),
+        summary_embedding=summary_vector.tolist(),
+    )
+
+
+def segment_claim(*, segment_id: UUID) -> Segment | None:
+    """Take a closed segment whose consolidation is due; None if it is not (any more)."""
+    claim = uuid.uuid4()
+    now = timezone.now()
+    claimed = (
+        Segment.objects.filter(
+            pk=segment_id,
+            status=Segment.Status.CLOSED,
+            job_status__in=[JobStatus.PENDING, JobStatus.RETRY],
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(
+            job_status=JobStatus.RUNNING,
+            attempts=F("attempts") + 1,
+            in_flight_since=now,
+            claim=claim,
+        )
+    )
+    if claimed != 1:
+        return None
+    return Segment.objects.select_related("owner").get(pk=segment_id)
+
+
+@contextlib.contextmanager
+def owner_lock(owner_id: int) -> Iterator[None]:
+    """One person's memory is written by one job at a time (released if the worker dies)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [OWNER_LOCK_NAMESPACE, owner_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [OWNER_LOCK_NAMESPACE, owner_id])
+
+
+def segment_consolidate(*, segment_id: UUID) -> Segment | None:
+    """Consolidate one closed segment. Returns it, or None when it was not claimable."""
+    segment = segment_claim(segment_id=segment_id)
+    if segment is None:
+        logger.info("segment %s is not due for consolidation", segment_id)
+        return None
+    model = MemoryModel.for_memory()
+    with owner_lock(segment.owner_id):
+        messages = segment_messages(segment)
+        text = segment_text_deterministic(messages)
+        if model.enabled:
+            text = _segment_text_llm(messages, text, model)
+        steps: list[Step] = []
+        error: LLMError | None = None
+        if model.enabled:
+            try:
+                new_facts = facts_extract(segment=segment, messages=messages, model=model)
+                steps = facts_plan(owner=segment.owner, facts=new_facts, model=model)
+            except LLMError as exc:
+                logger.warning("facts of segment %s failed: %s", segment.pk, exc)
+                error = exc
+        changeset = _commit(segment, text, steps, error, model)
+    if changeset is not None:
+        changeset_notify(changeset=changeset)
+    segment.refresh_from_db()
+    return segment
+
+
+@transaction.atomic
+def _commit(
+    segment: Segment,
+    text: SegmentText,
+    steps: list[Step],
+    error: LLMError | None,
+    model: MemoryModel,
+) -> MemoryChangeset | None:
+    current = Segment.objects.select_for_update().get(pk=segment.pk)
+    if current.claim != segment.claim or current.job_status != JobStatus.RUNNING:
+        logger.info("segment %s was taken over by another run; discarding this one", segment.pk)
+        return None
+    current.title = text.title
+    current.summary = text.summary
+    current.retrieval_key = text.retrieval_key
+    current.keywords = text.keywords
+    current.summary_source = text.source
+    current.key_embedding = text.key_embedding
+    current.summary_embedding = text.summary_embedding
+    current.embedding_model = model_fingerprint()
+    current.llm_calls += model.calls
+    current.prompt_tokens += model.prompt_tokens
+    current.completion_tokens += model.completion_tokens
+    current.in_flight_since = None
+    current.claim = None
+    changeset = None
+    if error is None:
+        changeset = facts_apply(owner=current.owner, segment=current, steps=steps)
+        current.job_status = JobStatus.DONE
+        current.consolidated_at = timezone.now()
+        current.last_error = ""
+        current.raw_output = ""
+        current.next_attempt_at = None
+        if changeset is not None:
+            profile_mark_stale(owner=current.owner)
+    else:
+        _record_failure(current, error)
+    current.save()
+    return changeset
+
+
+def _record_failure(segment: Segment, error: LLMError) -> None:
+    """Retry later with exponential backoff, or park the job once its attempts are used up."""
+    segment.last_error = str(error)
+    segment.raw_output = error.raw_output if isinstance(error, LLMInvalidOutput) else ""
+    if error.retryable and segment.attempts < settings.MEMORY_JOB_ATTEMPTS:
+        delay = settings.MEMORY_RETRY_BASE_SECONDS * 2 ** (segment.attempts - 1)
+        segment.job_status = JobStatus.RETRY
+        segment.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    else:
+        segment.job_status = JobStatus.FAILED
+        segment.next_attempt_at = None

@@ -1,0 +1,144 @@
+"""Deterministic memory-unit text: the denoised retrieval key, an extractive summary, keywords
+and a title. Used whatever the model, and as the fallback when the model's output fails.
+
+SeCom's finding is that retrieval works better on a segment's content with the noise removed
+(greetings, filler, back-channels, repetition) than on the raw turns or on a summary alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Whole turns that carry no content ("ok", "thanks!", "haha yes").
+_BACKCHANNEL = re.compile(
+    r"^(?:(?:ok(?:ay)?|k|sure|yes|yeah|yep|yup|no|nope|right|alright|cool|great|nice|wow|"
+    r"awesome|perfect|fine|good|lol|haha+|hah|hmm+|uh+|um+|oh|ah|i see|got it|sounds good|"
+    r"thanks?(?: you)?(?: so much| a lot)?|thx|ty|you'?re welcome|no problem|np|bye|goodbye|"
+    r"see you|good ?night|hi|hello|hey|hiya|good (?:morning|afternoon|evening)|"
+    r"me too|same|indeed|exactly|true|agreed|of course|definitely|absolutely)[\s!.,?:;)(-]*)+$",
+    re.IGNORECASE,
+)
+# Openers and fillers removed from the start of a sentence.
+_OPENER = re.compile(
+    r"^(?:(?:hi|hello|hey|hiya|oh|ah|well|so|um+|uh+|hmm+|okay|ok|yeah|yes|wow|haha+|lol|"
+    r"thanks?(?: you)?(?: so much)?|great|nice|cool|sure|right|good (?:morning|afternoon|evening)"
+    r")(?:\s+\w+)?[\s!,.:;-]+)+",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
+
+_STOPWORDS_TEXT = (
+    "a about above after again against all also am an and any are aren't as at be because been "
+    "before being below between both but by can can't cannot could couldn't did didn't do does "
+    "doesn't doing don't down during each few for from further get got had hadn't has hasn't "
+    "have haven't having he he'd he'll he's her here here's hers herself him himself his how "
+    "how's i i'd i'll i'm i've if in into is isn't it it's its itself just know let's like me "
+    "more most much mustn't my myself no nor not now of off on once one only or other ought our "
+    "ours ourselves out over own really same shan't she she'd she'll she's should shouldn't so "
+    "some such than that that's the their theirs them themselves then there there's these they "
+    "they'd they'll they're they've thing things think this those through to too under until up "
+    "us very was wasn't we we'd we'll we're we've well were weren't what what's when when's "
+    "where where's which while who who's whom why why's will with won't would wouldn't yeah yes "
+    "you you'd you'll you're you've your yours yourself yourselves going want wanted lot lots "
+    "maybe okay ok sure great good nice cool wow thanks thank hey hello oh haha lol also "
+    "actually pretty still even ever way much many said say says tell told today yesterday "
+    "tomorrow "
+)
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+
+@dataclass(frozen=True)
+class Utterance:
+    speaker: str
+    text: str
+
+
+def sentences(text: str) -> list[str]:
+    return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
+
+
+def _clean_sentence(sentence: str) -> str:
+    return _OPENER.sub("", sentence).strip()
+
+
+def _normalised(sentence: str) -> str:
+    return " ".join(_WORD.findall(sentence.lower()))
+
+
+def retrieval_key(utterances: Sequence[Utterance], *, max_chars: int = 4000) -> str:
+    """The segment's content as "speaker: text" lines, without greetings, filler,
+    back-channel turns and repeated sentences; never empty when the segment has content."""
+    seen: set[str] = set()
+    lines = []
+    for utterance in utterances:
+        if _BACKCHANNEL.match(utterance.text.strip()):
+            continue
+        kept = []
+        for sentence in sentences(utterance.text):
+            cleaned = _clean_sentence(sentence)
+            key = _normalised(cleaned)
+            if not key or _BACKCHANNEL.match(cleaned) or key in seen:
+                continue
+            seen.add(key)
+            kept.append(cleaned[:1].upper() + cleaned[1:])
+        if kept:
+            lines.append(f"{utterance.speaker}: {' '.join(kept)}")
+    key_text = "\n".join(lines) or "\n".join(f"{u.speaker}: {u.text}" for u in utterances)
+    return key_text[:max_chars]
+
+
+def extractive_summary(
+    candidates: Sequence[str], embeddings: NDArray[np.float32], *, max_sentences: int = 3
+) -> str:
+    """The `max_sentences` most central sentences (highest mean cosine similarity to all the
+    others), in their original order. `embeddings` are unit vectors, one per candidate."""
+    if len(candidates) == 0:
+        return ""
+    if len(candidates) <= max_sentences:
+        return " ".join(candidates)
+    similarity = embeddings @ embeddings.T
+    centrality = similarity.mean(axis=1)
+    chosen = sorted(np.argsort(-centrality)[:max_sentences].tolist())
+    return " ".join(candidates[i] for i in chosen)
+
+
+def summary_candidates(utterances: Sequence[Utterance]) -> list[str]:
+    """Content sentences worth summarising (long enough, not filler), speaker-attributed."""
+    found = []
+    for utterance in utterances:
+        for sentence in sentences(utterance.text):
+            cleaned = _clean_sentence(sentence)
+            if len(_WORD.findall(cleaned)) >= 4 and not _BACKCHANNEL.match(cleaned):
+                found.append(f"{utterance.speaker}: {cleaned}")
+    return found
+
+
+def keywords(texts: Sequence[str], *, limit: int = 8) -> list[str]:
+    """The most frequent content words (proper-looking names first among equals)."""
+    counts: Counter[str] = Counter()
+    capitalised: set[str] = set()
+    for text in texts:
+        for word in _WORD.findall(text):
+            lowered = word.lower().strip("'-")
+            if lowered in STOPWORDS or len(lowered) < 3:
+                continue
+            counts[lowered] += 1
+            if word[0].isupper():
+                capitalised.add(lowered)
+    ranked = sorted(counts, key=lambda w: (-counts[w], w not in capitalised, w))
+    return ranked[:limit]
+
+
+def title_from(keywords_found: Sequence[str], utterances: Sequence[Utterance]) -> str:
+    """A short title: the top keywords, else the first words of the first utterance."""
+    if keywords_found:
+        return ", ".join(word.capitalize() for word in keywords_found[:3])
+    first = utterances[0].text if utterances else ""
+    return " ".join(first.split()[:6])[:80]

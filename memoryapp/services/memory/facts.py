@@ -1,0 +1,343 @@
+"""Facts: extracted from a closed segment with a JSON schema, then consolidated against the
+facts already known (add, merge into a duplicate, supersede a contradicted one, or ignore).
+
+The model only ever sees short integer ids (message [3], candidate fact 2), never UUIDs, and
+everything it returns is validated twice: by the JSON schema, then against the ids it was
+shown. Decisions are planned first (model calls, no writes) and applied in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+from uuid import UUID
+
+import dateparser
+import numpy as np
+import pydantic
+from django.contrib.auth.models import User
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db.models import F
+from django.utils import timezone
+from pgvector.django import CosineDistance
+
+from memoryapp.embeddings import embed_texts, model_fingerprint
+from memoryapp.llm.prompting import render_prompt
+from memoryapp.llm.schemas import Sentence, Title
+from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Message, Segment
+from memoryapp.models.conversation import SEARCH_CONFIG
+from memoryapp.services.memory.journal import Journal, fact_snapshot
+from memoryapp.services.memory.model_access import MemoryModel
+
+logger = logging.getLogger(__name__)
+
+CANDIDATES_PER_FACT = 6
+# Above this cosine similarity a new fact is the same statement: merged without asking.
+SAME_FACT_SIMILARITY = 0.97
+EXTRACTION_MAX_TOKENS = 700
+DECISION_MAX_TOKENS = 160
+
+FactKind = Literal[
+    "identity", "location", "work", "relationship", "preference",
+    "possession", "health", "event", "plan", "other",
+]  # fmt: skip
+
+
+class ExtractedFact(pydantic.BaseModel):
+    text: Sentence
+    kind: FactKind
+    subject: Title
+    time: Title | None = None
+    confidence: float = pydantic.Field(ge=0, le=1)
+    sources: list[int] = pydantic.Field(min_length=1, max_length=8)
+
+
+class Extraction(pydantic.BaseModel):
+    facts: list[ExtractedFact] = pydantic.Field(max_length=12)
+
+
+class Decision(pydantic.BaseModel):
+    action: Literal["add", "merge", "supersede", "ignore"]
+    target: int | None = None
+    text: Sentence | None = None
+    reason: Sentence
+
+
+@dataclass
+class NewFact:
+    """A validated extracted fact, tied to real messages and times."""
+
+    text: str
+    kind: str
+    subject: str
+    confidence: float
+    valid_from: datetime | None
+    said_at: datetime
+    source_ids: list[UUID]
+    embedding: np.ndarray = field(repr=False)
+
+
+@dataclass
+class Candidate:
+    """An existing fact, or one planned earlier in the same run, shown to the model."""
+
+    text: str
+    embedding: np.ndarray = field(repr=False)
+    fact_id: UUID | None = None  # existing fact
+    planned_index: int | None = None  # index into the plan's new facts
+
+
+@dataclass
+class Step:
+    action: Literal["add", "merge", "supersede", "ignore"]
+    fact: NewFact
+    reason: str
+    target: Candidate | None = None
+    merged_text: str | None = None
+
+
+# --- Extraction ------------------------------------------------------------------------------
+
+
+def resolve_time(expression: str | None, said_at: datetime) -> datetime | None:
+    """A time expression ("last May", "2 weeks ago", "in 2019") as the start of its day,
+    resolved against when the message was said; None when it is missing or not a time."""
+    if not expression or not expression.strip():
+        return None
+    base = said_at.astimezone(UTC).replace(tzinfo=None)
+    parsed = dateparser.parse(
+        expression,
+        languages=["en"],
+        settings={
+            "RELATIVE_BASE": base,
+            "PREFER_DATES_FROM": "past",
+            "PREFER_DAY_OF_MONTH": "first",
+            "RETURN_AS_TIMEZONE_AWARE": True,
+            "TIMEZONE": "UTC",
+            "TO_TIMEZONE": "UTC",
+        },
+    )
+    # Facts are dated to the day; dateparser carries the base's time of day along.
+    return parsed.replace(hour=0, minute=0, second=0, microsecond=0) if parsed else None
+
+
+def _transcript(messages: list[Message]) -> str:
+    return "\n".join(
+        f"[{number}] {message.created_at:%Y-%m-%d} {message.speaker or message.role}: "
+        f"{message.content}"
+        for number, message in enumerate(messages, start=1)
+    )
+
+
+def facts_extract(
+    *, segment: Segment, messages: list[Message], model: MemoryModel
+) -> list[NewFact]:
+    """The facts the segment taught about its owner, validated against its messages."""
+    prompt = render_prompt(
+        "fact_extraction.txt",
+        {"transcript": _transcript(messages), "user": segment.owner.get_username()},
+    )
+    extraction = model.json(
+        [{"role": "user", "content": prompt}], Extraction, max_tokens=EXTRACTION_MAX_TOKENS
+    )
+    return _validated(extraction, messages)
+
+
+def _validated(extraction: Extraction, messages: list[Message]) -> list[NewFact]:
+    found: list[NewFact] = []
+    seen: set[str] = set()
+    for item in extraction.facts:
+        sources = [messages[n - 1] for n in dict.fromkeys(item.sources) if 1 <= n <= len(messages)]
+        text = " ".join(item.text.split())
+        if not sources or text.lower() in seen:
+            logger.info("dropped extracted fact %r: no valid source or repeated", item.text)
+            continue
+        seen.add(text.lower())
+        said_at = max(message.created_at for message in sources)
+        found.append(
+            NewFact(
+                text=text,
+                kind=item.kind,
+                subject=item.subject.strip() or "user",
+                confidence=item.confidence,
+                valid_from=resolve_time(item.time, said_at),
+                said_at=said_at,
+                source_ids=[message.pk for message in sources],
+                embedding=np.zeros(0),
+            )
+        )
+    if found:
+        vectors = embed_texts([fact.text for fact in found])
+        for fact, vector in zip(found, vectors, strict=True):
+            fact.embedding = vector
+    return found
+
+
+# --- Planning ----------------------------------------------------------------------------------
+
+
+def _existing_candidates(owner: User, fact: NewFact) -> list[Candidate]:
+    """The owner's active facts nearest to `fact`: dense and lexical neighbours."""
+    active = Fact.objects.filter(owner=owner, status=Fact.Status.ACTIVE)
+    dense = active.exclude(embedding=None).order_by(
+        CosineDistance("embedding", fact.embedding.tolist())
+    )[:CANDIDATES_PER_FACT]
+    query = SearchQuery(fact.text, config=SEARCH_CONFIG, search_type="plain")
+    lexical = (
+        active.filter(search_vector=query)
+        .annotate(rank=SearchRank(F("search_vector"), query))
+        .order_by("-rank")[: CANDIDATES_PER_FACT // 2]
+    )
+    by_id = {found.pk: found for found in [*dense, *lexical]}
+    return [
+        Candidate(text=found.text, embedding=np.asarray(found.embedding), fact_id=found.pk)
+        for found in by_id.values()
+        if found.embedding is not None
+    ]
+
+
+def _nearest(candidates: list[Candidate], fact: NewFact) -> list[tuple[float, Candidate]]:
+    scored = [(float(np.dot(c.embedding, fact.embedding)), c) for c in candidates]
+    return sorted(scored, key=lambda pair: -pair[0])[:CANDIDATES_PER_FACT]
+
+
+def _decide(
+    fact: NewFact, shown: list[Candidate], model: MemoryModel
+) -> tuple[Decision, Candidate | None]:
+    prompt = render_prompt(
+        "fact_consolidation.txt",
+        {
+            "new_fact": fact.text,
+            "said_on": f"{fact.said_at:%Y-%m-%d}",
+            "candidates": [c.text for c in shown],
+        },
+    )
+    decision = model.json(
+        [{"role": "user", "content": prompt}], Decision, max_tokens=DECISION_MAX_TOKENS
+    )
+    if decision.action in ("merge", "supersede"):
+        if decision.target is None or not 1 <= decision.target <= len(shown):
+            logger.info("decision %s names no shown fact; adding instead", decision.action)
+            return Decision(action="add", reason="model named no valid fact"), None
+        return decision, shown[decision.target - 1]
+    return decision, None
+
+
+def facts_plan(*, owner: User, facts: list[NewFact], model: MemoryModel) -> list[Step]:
+    """What to do with each new fact. Facts planned earlier in the run count as known."""
+    planned: list[Candidate] = []
+    steps: list[Step] = []
+    for fact in facts:
+        shown = [pair[1] for pair in _nearest(_existing_candidates(owner, fact) + planned, fact)]
+        best = float(np.dot(shown[0].embedding, fact.embedding)) if shown else 0.0
+        if not shown:
+            step = Step(action="add", fact=fact, reason="nothing similar is known")
+        elif best >= SAME_FACT_SIMILARITY:
+            step = Step(action="merge", fact=fact, target=shown[0], reason="same statement")
+        else:
+            decision, target = _decide(fact, shown, model)
+            step = Step(
+                action=decision.action,
+                fact=fact,
+                target=target,
+                merged_text=decision.text,
+                reason=decision.reason,
+            )
+        if step.action in ("add", "supersede"):
+            planned.append(
+                Candidate(text=fact.text, embedding=fact.embedding, planned_index=len(steps))
+            )
+        steps.append(step)
+    return steps
+
+
+# --- Applying ----------------------------------------------------------------------------------
+
+
+def _create(owner: User, fact: NewFact, segment: Segment) -> Fact:
+    created = Fact.objects.create(
+        owner=owner,
+        text=fact.text,
+        kind=fact.kind,
+        subject=fact.subject,
+        confidence=fact.confidence,
+        valid_from=fact.valid_from,
+        segment=segment,
+        embedding=fact.embedding.tolist(),
+        embedding_model=model_fingerprint(),
+    )
+    _add_sources(created, fact.source_ids)
+    return created
+
+
+def _add_sources(fact: Fact, message_ids: list[UUID]) -> None:
+    FactSource.objects.bulk_create(
+        [FactSource(fact=fact, message_id=m, owner_id=fact.owner_id) for m in message_ids],
+        ignore_conflicts=True,
+    )
+
+
+def _target_fact(step: Step, created: dict[int, Fact], owner: User) -> Fact | None:
+    """The fact a step points at, if it is still active (it may have been replaced)."""
+    if step.target is None:
+        return None
+    if step.target.planned_index is not None:
+        found = created.get(step.target.planned_index)
+    else:
+        found = Fact.objects.filter(pk=str(step.target.fact_id), owner=owner).first()
+    return found if found is not None and found.status == Fact.Status.ACTIVE else None
+
+
+def facts_apply(*, owner: User, segment: Segment, steps: list[Step]) -> MemoryChangeset | None:
+    """Write the planned steps as one changeset. Call inside a transaction."""
+    journal = Journal(
+        owner=owner,
+        source=MemoryChangeset.Source.CONSOLIDATION,
+        segment=segment,
+        reason=f"Learned from “{segment}”",
+    )
+    created: dict[int, Fact] = {}
+    for index, step in enumerate(steps):
+        target = _target_fact(step, created, owner)
+        action = step.action if (target or step.action in ("add", "ignore")) else "add"
+        if action == "ignore":
+            continue
+        if action == "merge" and target is not None:
+            _merge(journal, target, step)
+            continue
+        new = _create(owner, step.fact, segment)
+        created[index] = new
+        journal.record(fact=new, action=MemoryEvent.Action.ADD, before=None, reason=step.reason)
+        if action == "supersede" and target is not None:
+            _supersede(journal, target, new, step)
+    return journal.commit()
+
+
+def _merge(journal: Journal, target: Fact, step: Step) -> None:
+    before = fact_snapshot(target)
+    if step.merged_text and step.merged_text.strip():
+        target.text = " ".join(step.merged_text.split())
+        target.embedding = embed_texts([target.text])[0].tolist()
+    target.confidence = max(target.confidence, step.fact.confidence)
+    if target.valid_from is None and step.fact.valid_from is not None:
+        target.valid_from = step.fact.valid_from
+    target.updated_at = timezone.now()
+    target.save()
+    _add_sources(target, step.fact.source_ids)
+    journal.record(fact=target, action=MemoryEvent.Action.MERGE, before=before, reason=step.reason)
+
+
+def _supersede(journal: Journal, old: Fact, new: Fact, step: Step) -> None:
+    before = fact_snapshot(old)
+    now = timezone.now()
+    old.status = Fact.Status.SUPERSEDED
+    old.superseded_by = new
+    # It stopped being true when the new fact became true (else: when that was said).
+    end = new.valid_from or step.fact.said_at
+    old.valid_to = max(end, old.valid_from) if old.valid_from else end
+    old.retired_at = now
+    old.updated_at = now
+    old.save()
+    journal.record(fact=old, action=MemoryEvent.Action.SUPERSEDE, before=before, reason=step.reason)
