@@ -172,6 +172,8 @@ CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", 8000)
 # Tokens an answer may use, and tokens of the conversation's recent turns packed into the prompt.
 CHAT_ANSWER_MAX_TOKENS = env.int("CHAT_ANSWER_MAX_TOKENS", 512)
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", 2048)
+# Budget of retrieved memory in the answer prompt (words and punctuation marks).
+CHAT_MEMORY_TOKENS = env.int("CHAT_MEMORY_TOKENS", 1024)
 # An answer whose worker has not reported for this long is retried (the worker died).
 CHAT_STALE_ANSWER_SECONDS = env.int("CHAT_STALE_ANSWER_SECONDS", 180)
 CHAT_ANSWER_ATTEMPTS = env.int("CHAT_ANSWER_ATTEMPTS", 3)

@@ -184,3 +184,25 @@ def test_the_model_help_page_shows_the_readme_section(alice_client: Client) -> N
     body = alice_client.get("/help/models").content.decode()
 
     assert "LLM_MODEL_PATH" in body
+
+
+def test_undo_of_a_changeset_from_the_notice(alice: User, alice_client: Client, bob: User) -> None:
+    from memoryapp.models import Fact, MemoryChangeset
+    from memoryapp.services.memory.journal import Journal
+
+    journal = Journal(owner=alice, source=MemoryChangeset.Source.CONSOLIDATION)
+    fact = Fact.objects.create(owner=alice, text="Alice likes tea.")
+    journal.record(fact=fact, action="add", before=None)  # type: ignore[arg-type]
+    changeset = journal.commit()
+    assert changeset is not None
+    bob_client = Client()
+    bob_client.force_login(bob)
+
+    assert bob_client.post(f"/memory/changesets/{changeset.pk}/undo").status_code == 404
+    response = alice_client.post(f"/memory/changesets/{changeset.pk}/undo")
+
+    assert response.status_code == 200
+    assert "undone" in response.content.decode()
+    assert not Fact.objects.filter(owner=alice).exists()
+    again = alice_client.post(f"/memory/changesets/{changeset.pk}/undo")
+    assert again.status_code == 409 and "undone already" in again.content.decode()

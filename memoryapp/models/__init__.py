@@ -2,6 +2,7 @@
 
 from memoryapp.models.conversation import Conversation, Message, SetupToken
 from memoryapp.models.memory import (
+    Citation,
     Fact,
     FactSource,
     JobStatus,
@@ -12,6 +13,7 @@ from memoryapp.models.memory import (
 )
 
 __all__ = [
+    "Citation",
     "Conversation",
     "Fact",
     "FactSource",

@@ -343,3 +343,30 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"Profile of {self.owner}"
+
+
+class Citation(models.Model):
+    """A memory unit an answer was given in its context, with its number; `cited` when the
+    answer refers to it as [n]."""
+
+    answer = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="citations")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="citations"
+    )
+    number = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16)  # segment, fact or message
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True)
+    fact = models.ForeignKey(Fact, on_delete=models.SET_NULL, null=True, blank=True)
+    message_ids = ArrayField(models.UUIDField(), default=list)
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    cited = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["answer", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["answer", "number"], name="citation_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.number}] of {self.answer_id}"

@@ -8,6 +8,7 @@ job finds it taken or finished and does nothing. A worker that dies mid-answer l
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import timedelta
 from uuid import UUID
@@ -19,8 +20,14 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from memoryapp.llm import LLM, LLMError, LLMTimeout, get_llm
-from memoryapp.models import Message
-from memoryapp.retrieval import context_for_answer
+from memoryapp.models import Citation, Message
+from memoryapp.retrieval import (
+    AnswerContext,
+    context_for_answer,
+    is_overview_question,
+    overview_units,
+    profile_text,
+)
 from memoryapp.services.answer_control import (
     answer_stop_clear,
     answer_stop_requested,
@@ -78,11 +85,13 @@ class _Relay:
     def flush(self) -> None:
         if not self._unsent:
             return
+        # The whole text so far, not the new piece: a tab that joined late (a page loaded
+        # mid-answer, a reconnected socket) shows the answer without gaps or repeats.
         conversation_notify(
             conversation_id=self.answer.conversation_id,
             html=(
-                f'<div id="stream-{self.answer.pk}" hx-swap-oob="beforeend">'
-                f"{escape(self._unsent)}</div>"
+                f'<div id="stream-{self.answer.pk}" hx-swap-oob="innerHTML">'
+                f"{escape(self.text)}</div>"
             ),
         )
         self._unsent = ""
@@ -90,7 +99,6 @@ class _Relay:
         self._last_flush = time.monotonic()
 
     def _save_progress(self) -> None:
-        # Saved after the pieces were sent, so a page loaded later never shows them twice.
         self.flush()
         chat_busy_mark()
         Message.objects.filter(pk=self.answer.pk, status=Message.Status.STREAMING).update(
@@ -106,9 +114,10 @@ class _Relay:
         return answer_stop_requested(answer_id=self.answer.pk)
 
 
-def _generate(answer: Message, llm: LLM, relay: _Relay) -> tuple[Message.Status, str]:
+def _generate(
+    answer: Message, llm: LLM, relay: _Relay, context: AnswerContext
+) -> tuple[Message.Status, str]:
     """Stream the answer into `relay`; returns the final status and a user-facing error."""
-    context = context_for_answer(answer=answer)
     prompt = chat_prompt_build(
         context=context,
         history_tokens=settings.CHAT_HISTORY_TOKENS,
@@ -130,6 +139,44 @@ def _generate(answer: Message, llm: LLM, relay: _Relay) -> tuple[Message.Status,
     return Message.Status.DONE, ""
 
 
+def _overview(answer: Message, relay: _Relay) -> AnswerContext:
+    """ "What do you know about me?": the profile and key facts, each citing its source,
+    written from memory itself rather than by the model (which could get them wrong)."""
+    units = overview_units(owner=answer.owner)
+    profile = profile_text(answer.owner)
+    if not units and not profile:
+        relay.add("I don't know anything about you yet: tell me about yourself and I'll remember.")
+    else:
+        relay.add("Here is what I remember about you.\n\n")
+        if profile:
+            relay.add(profile + "\n\n")
+        for unit in units:
+            relay.add(f"- {unit.text} [{unit.number}]\n")
+    return AnswerContext(turns=[], units=units, profile=profile)
+
+
+def _store_citations(answer: Message, context: AnswerContext) -> None:
+    cited = {int(n) for n in re.findall(r"\[(\d{1,3})\]", answer.content)}
+    Citation.objects.filter(answer=answer).delete()
+    Citation.objects.bulk_create(
+        [
+            Citation(
+                answer=answer,
+                owner_id=answer.owner_id,
+                number=unit.number,
+                kind=unit.kind,
+                segment_id=unit.ref_id if unit.kind == "segment" else None,
+                fact_id=unit.ref_id if unit.kind == "fact" else None,
+                message_ids=list(unit.message_ids),
+                rank=rank,
+                score=unit.score,
+                cited=unit.number in cited,
+            )
+            for rank, unit in enumerate(context.units, start=1)
+        ]
+    )
+
+
 def answer_generate(*, answer_id: UUID) -> Message | None:
     """Generate, stream and store one answer. Returns it, or None if it was not claimable."""
     answer = answer_claim(answer_id=answer_id)
@@ -140,9 +187,15 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
         return _finish(answer, text="", status=Message.Status.STOPPED, error="", llm=None)
     llm = get_llm()
     relay = _Relay(answer)
+    context = AnswerContext(turns=[])
     chat_busy_mark()
     try:
-        status, error = _generate(answer, llm, relay)
+        question = answer.reply_to.content if answer.reply_to else ""
+        if is_overview_question(question):
+            context, status, error = _overview(answer, relay), Message.Status.DONE, ""
+        else:
+            context = context_for_answer(answer=answer)
+            status, error = _generate(answer, llm, relay, context)
     except LLMError as exc:
         logger.warning("answer %s failed: %s", answer.pk, exc)
         status, error = Message.Status.FAILED, f"The model could not answer: {exc}"
@@ -152,6 +205,8 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
     finally:
         chat_busy_clear()
     relay.flush()
+    answer.content = relay.text
+    _store_citations(answer, context)
     answer = _finish(answer, text=relay.text, status=status, error=error, llm=llm)
     if status == Message.Status.DONE:
         conversation_title_suggest(conversation=answer.conversation, llm=llm)

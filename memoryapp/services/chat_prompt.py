@@ -58,7 +58,11 @@ def chat_prompt_build(
     followed by the recent turns that fit in `history_tokens`."""
     system = render_prompt(
         "system_chat.txt",
-        {"today": timezone.localdate().strftime("%A %d %B %Y"), "memories": context.memories},
+        {
+            "today": timezone.localdate().strftime("%A %d %B %Y"),
+            "memories": context.memories,
+            "profile": context.profile,
+        },
     )
     turns = pack_recent_turns(
         [_as_prompt_turn(turn) for turn in context.turns],

@@ -79,17 +79,27 @@
     markCurrentConversation();
   });
 
-  // After the websocket reconnects, unfinished answers reload themselves from the server,
-  // so nothing missed while disconnected is lost and nothing is shown twice.
-  let opened = false;
+  // Whenever the websocket (re)connects, unfinished answers reload themselves from the
+  // server: one that finished while no socket listened shows its final text.
   document.addEventListener("htmx:wsOpen", function () {
-    if (opened) document.body.dispatchEvent(new CustomEvent("memoryapp:resync"));
-    opened = true;
+    document.body.dispatchEvent(new CustomEvent("memoryapp:resync"));
   });
+
+  // A citation chip links here with ?highlight=<message ids>: mark and show those messages.
+  function highlightCitedMessages() {
+    const ids = new URLSearchParams(window.location.search).get("highlight");
+    if (!ids) return false;
+    const found = ids.split(",").map(function (id) {
+      return document.getElementById("msg-" + id);
+    }).filter(Boolean);
+    found.forEach(function (el) { el.classList.add("highlight"); });
+    if (found.length) found[0].scrollIntoView({ block: "center" });
+    return found.length > 0;
+  }
 
   document.addEventListener("DOMContentLoaded", function () {
     markCurrentConversation();
-    scrollToBottom(true);
+    if (!highlightCitedMessages()) scrollToBottom(true);
     const input = composerInput();
     if (input) input.focus();
   });

@@ -43,15 +43,19 @@ def test_an_unknown_prompt_is_template_does_not_exist() -> None:
 def test_system_chat_lists_memories_and_the_date() -> None:
     prompt = render_prompt(
         "system_chat.txt",
-        {"today": "Monday 3 March 2025", "memories": ["Lives in Oslo", "Allergic to <nuts>"]},
+        {
+            "today": "Monday 3 March 2025",
+            "memories": ["[1] Lives in Oslo", "[2] Allergic to <nuts>"],
+        },
     )
 
     assert "Today is Monday 3 March 2025." in prompt
-    assert "- Lives in Oslo\n- Allergic to <nuts>" in prompt
+    assert "[1] Lives in Oslo\n[2] Allergic to <nuts>" in prompt  # not HTML-escaped
+    assert "cite" in prompt
 
 
 def test_system_chat_needs_no_context() -> None:
     prompt = render_prompt("system_chat.txt", {})
 
     assert "assistant" in prompt
-    assert "remember about the user" not in prompt
+    assert "Memory (numbered" not in prompt

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import uuid
+
 from memoryapp.llm import Message as PromptMessage
-from memoryapp.retrieval import AnswerContext
+from memoryapp.retrieval import AnswerContext, ContextUnit
 from memoryapp.services.chat_prompt import (
     PER_MESSAGE_OVERHEAD_TOKENS,
     chat_prompt_build,
@@ -49,11 +51,26 @@ def test_an_oversized_newest_turn_is_cut_not_dropped() -> None:
 
 def test_prompt_starts_with_the_system_prompt_and_carries_memories() -> None:
     prompt = chat_prompt_build(
-        context=AnswerContext(turns=[], memories=["Has a dog named Pixel"]),
+        context=AnswerContext(
+            turns=[],
+            units=[
+                ContextUnit(
+                    number=1,
+                    kind="fact",
+                    text="Fact: Has a dog named Pixel",
+                    message_ids=(),
+                    score=1.0,
+                    tokens=6,
+                    ref_id=uuid.uuid4(),
+                )
+            ],
+            profile="Alice, a nurse in Lisbon.",
+        ),
         history_tokens=100,
         count_tokens=count_words,
     )
 
     assert prompt[0]["role"] == "system"
-    assert "Has a dog named Pixel" in prompt[0]["content"]
+    assert "[1] Fact: Has a dog named Pixel" in prompt[0]["content"]
+    assert "a nurse in Lisbon" in prompt[0]["content"]
     assert "Today is" in prompt[0]["content"]

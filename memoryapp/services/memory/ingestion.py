@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from functools import partial
 from uuid import UUID
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
@@ -111,7 +113,11 @@ def _plan(conversation: Conversation, *, final: bool) -> Plan | None:
     with_text = [m for m in tail if m.embedding is not None]
     context = _left_context(conversation, tail[0].sequence) if tail else []
     turns = [_turn(m) for m in context + with_text]
-    decided = segmentation.settled_boundaries(turns, final=final, start=len(context))
+    params = replace(
+        segmentation.DEFAULT_PARAMS,
+        max_gap=timedelta(minutes=settings.MEMORY_SEGMENT_IDLE_MINUTES),
+    )
+    decided = segmentation.settled_boundaries(turns, params, final=final, start=len(context))
     decided = confirm_boundaries(turns, decided, offset=len(context))
     cut_after = {
         with_text[i - len(context)].pk

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 
 from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
@@ -246,3 +247,46 @@ def test_with_llm_stages_off_the_segment_still_gets_key_summary_and_embeddings(
     assert "Kyoto" in segment.retrieval_key
     assert "japan" in segment.keywords
     assert segment.summary_embedding is not None
+
+
+def test_another_users_identical_fact_is_never_a_candidate(
+    alice: User, backend: ScriptedBackend
+) -> None:
+    bob = factories.user("bob")
+    bobs = segment_with(bob, "I have a dog called Pixel.")
+    backend.add_replies(
+        digest(), extraction(fact("Alice has a dog named Pixel.", kind="possession"))
+    )
+    segment_consolidate(segment_id=bobs.pk)
+    alices = segment_with(alice, "I have a dog called Pixel.")
+    # Were Bob's fact a candidate, this identical text would be merged into it silently.
+    backend.add_replies(
+        digest(), extraction(fact("Alice has a dog named Pixel.", kind="possession"))
+    )
+
+    segment_consolidate(segment_id=alices.pk)
+
+    assert Fact.objects.filter(owner=alice).count() == 1
+    assert Fact.objects.filter(owner=bob).count() == 1
+    assert len(backend.calls) == 4  # no decision was asked: nothing of Alice's was similar
+    for source in Fact.objects.get(owner=alice).source_messages.all():
+        assert source.owner_id == alice.pk
+
+
+def test_undo_is_refused_when_a_later_change_touched_the_same_fact(
+    alice: User, backend: ScriptedBackend
+) -> None:
+    berlin = segment_with(alice, "I live in Berlin.")
+    backend.add_replies(digest(), extraction(fact("Alice lives in Berlin.")))
+    segment_consolidate(segment_id=berlin.pk)
+    lisbon = segment_with(alice, "I moved to Lisbon.")
+    backend.add_replies(
+        digest(), extraction(fact("Alice lives in Lisbon.")), decision("supersede", 1)
+    )
+    segment_consolidate(segment_id=lisbon.pk)
+    first = MemoryChangeset.objects.get(segment=berlin)
+
+    with pytest.raises(ValidationError, match="Later changes"):
+        changeset_undo(changeset=first, owner=alice)
+
+    assert Fact.objects.filter(owner=alice).count() == 2

@@ -1,0 +1,43 @@
+"""Memory is inspectable in the admin and read-only there."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Model
+from django.test import Client
+from django.urls import reverse
+
+from memoryapp.models import Fact, MemoryChangeset, MemoryEvent, Segment
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_with_memory(client: Client) -> Client:
+    owner = factories.user("owner", is_staff=True, is_superuser=True)
+    chat = factories.conversation(owner, title="Dogs")
+    segment = factories.closed_segment(chat, [factories.message(chat, "My dog is Pixel.")])
+    fact = Fact.objects.create(owner=owner, text="Owner has a dog named Pixel.", segment=segment)
+    changeset = MemoryChangeset.objects.create(owner=owner, source="consolidation")
+    MemoryEvent.objects.create(changeset=changeset, owner=owner, fact=fact, action="add")
+    client.force_login(owner)
+    return client
+
+
+@pytest.mark.parametrize("model", [Segment, Fact, MemoryChangeset, MemoryEvent])
+def test_memory_lists_and_details_render_without_edit_rights(
+    admin_client_with_memory: Client, model: type[Model]
+) -> None:
+    meta = model._meta
+    changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+    row = model._default_manager.get()
+
+    assert admin_client_with_memory.get(changelist).status_code == 200
+    detail = admin_client_with_memory.get(
+        reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[row.pk])
+    )
+    assert detail.status_code == 200
+    assert "Save" not in detail.content.decode()
+    add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
+    assert admin_client_with_memory.get(add).status_code == 403
