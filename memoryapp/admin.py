@@ -40,16 +40,21 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
         return [name for name in EMBEDDINGS if name in model_fields]
 
 
-class MessageInline(admin.TabularInline[Message, Conversation]):
-    model = Message
-    fields = ("sequence", "role", "speaker", "created_at", "status", "content", "segment")
-    readonly_fields = fields
+class ReadOnlyInline:
+    """Inline rows shown, never added, changed or deleted."""
+
     extra = 0
     can_delete = False
-    show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class MessageInline(ReadOnlyInline, admin.TabularInline[Message, Conversation]):
+    model = Message
+    fields = ("sequence", "role", "speaker", "created_at", "status", "content", "segment")
+    readonly_fields = fields
+    show_change_link = True
 
 
 @admin.register(Conversation)
@@ -74,16 +79,11 @@ class MessageAdmin(ReadOnlyAdmin):
         return message.content[:80]
 
 
-class FactInline(admin.TabularInline[Fact, Segment]):
+class FactInline(ReadOnlyInline, admin.TabularInline[Fact, Segment]):
     model = Fact
     fields = ("text", "kind", "status", "confidence", "valid_from", "valid_to")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Segment)
@@ -98,15 +98,10 @@ class SegmentAdmin(ReadOnlyAdmin):
     inlines = [FactInline]
 
 
-class FactSourceInline(admin.TabularInline[FactSource, Fact]):
+class FactSourceInline(ReadOnlyInline, admin.TabularInline[FactSource, Fact]):
     model = FactSource
     fields = ("message",)
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Fact)
@@ -118,15 +113,10 @@ class FactAdmin(ReadOnlyAdmin):
     inlines = [FactSourceInline]
 
 
-class MemoryEventInline(admin.TabularInline[MemoryEvent, MemoryChangeset]):
+class MemoryEventInline(ReadOnlyInline, admin.TabularInline[MemoryEvent, MemoryChangeset]):
     model = MemoryEvent
     fields = ("action", "fact", "reason", "before", "after")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(MemoryChangeset)

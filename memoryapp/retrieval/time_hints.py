@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dateparser.search import search_dates
 
@@ -43,6 +44,19 @@ _PAST = re.compile(
     r"last (?:year|month|week|spring|summer|autumn|fall|winter))\b",
     re.IGNORECASE,
 )
+
+
+def dateparser_settings(relative_to: datetime) -> dict[str, Any]:
+    """dateparser settings for expressions said at `relative_to`: past dates preferred, a
+    month alone means its first day, results aware and in UTC."""
+    return {
+        "RELATIVE_BASE": relative_to.astimezone(UTC).replace(tzinfo=None),
+        "PREFER_DATES_FROM": "past",
+        "PREFER_DAY_OF_MONTH": "first",
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "TIMEZONE": "UTC",
+        "TO_TIMEZONE": "UTC",
+    }
 
 
 @dataclass(frozen=True)
@@ -128,19 +142,7 @@ def question_period(question: str, now: datetime) -> Period | None:
     named = _season(question, now) or _named_month(question, now)
     if named is not None:
         return named
-    base = now.astimezone(UTC).replace(tzinfo=None)
-    found = search_dates(
-        question,
-        languages=["en"],
-        settings={
-            "RELATIVE_BASE": base,
-            "PREFER_DATES_FROM": "past",
-            "PREFER_DAY_OF_MONTH": "first",
-            "RETURN_AS_TIMEZONE_AWARE": True,
-            "TIMEZONE": "UTC",
-            "TO_TIMEZONE": "UTC",
-        },
-    )
+    found = search_dates(question, languages=["en"], settings=dateparser_settings(now))
     for text, moment in found or []:
         # search_dates also reads words like "may" (the verb) or "now" as dates.
         if len(text.strip()) < 3 or text.strip().lower() in {"may", "now", "sat", "sun", "mon"}:

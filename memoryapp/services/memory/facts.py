@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from memoryapp.llm.prompting import render_prompt
 from memoryapp.llm.schemas import Sentence, Title
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Message, Segment
 from memoryapp.models.conversation import SEARCH_CONFIG
+from memoryapp.retrieval.time_hints import dateparser_settings
 from memoryapp.services.memory.journal import Journal, fact_snapshot
 from memoryapp.services.memory.model_access import MemoryModel
 
@@ -106,19 +107,7 @@ def resolve_time(expression: str | None, said_at: datetime) -> datetime | None:
     resolved against when the message was said; None when it is missing or not a time."""
     if not expression or not expression.strip():
         return None
-    base = said_at.astimezone(UTC).replace(tzinfo=None)
-    parsed = dateparser.parse(
-        expression,
-        languages=["en"],
-        settings={
-            "RELATIVE_BASE": base,
-            "PREFER_DATES_FROM": "past",
-            "PREFER_DAY_OF_MONTH": "first",
-            "RETURN_AS_TIMEZONE_AWARE": True,
-            "TIMEZONE": "UTC",
-            "TO_TIMEZONE": "UTC",
-        },
-    )
+    parsed = dateparser.parse(expression, languages=["en"], settings=dateparser_settings(said_at))
     # Facts are dated to the day; dateparser carries the base's time of day along.
     return parsed.replace(hour=0, minute=0, second=0, microsecond=0) if parsed else None
 
