@@ -89,6 +89,7 @@ class EmbeddedServices:
     def running(self, *, stop_all: bool) -> Iterator[None]:
         """Start what is not running; on exit stop what we started (or everything)."""
         started: list[EmbeddedPostgres | EmbeddedRedis] = []
+        ready = False
         try:
             for server in (self.postgres, self.redis):
                 if server is None:
@@ -108,9 +109,12 @@ class EmbeddedServices:
                 os.environ["DATABASE_URL"] = self.postgres.url(DATABASE_NAME)
             if self.redis is not None:
                 os.environ["REDIS_URL"] = self.redis.url()
+            ready = True
             yield
         finally:
-            to_stop = [s for s in (self.redis, self.postgres) if s] if stop_all else started[::-1]
+            # Servers found running are ours to stop only once we came up with them.
+            ours = [s for s in (self.redis, self.postgres) if s]
+            to_stop = ours if stop_all and ready else started[::-1]
             for server in to_stop:
                 server.stop()
                 _say(f"{type(server).__name__} stopped")
