@@ -17,7 +17,9 @@ from memoryapp.routing import websocket_urlpatterns
 from memoryapp.services.memory.consolidation import segment_consolidate
 from tests import factories
 
-DIGEST = json.dumps({"title": "Pets", "summary": "Alice talked about her dog.", "key": "Alice: my dog is Pixel"})
+DIGEST = json.dumps(
+    {"title": "Pets", "summary": "Alice talked about her dog.", "key": "Alice: my dog is Pixel"}
+)
 EXTRACTION = json.dumps(
     {
         "facts": [
