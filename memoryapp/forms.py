@@ -17,7 +17,8 @@ class MessageForm(forms.Form):
         widget=forms.Textarea(
             attrs={
                 "rows": 1,
-                "placeholder": "Message the assistant… (Enter sends, Shift+Enter: new line)",
+                "placeholder": "Message the assistant…",
+                "title": "Enter sends, Shift+Enter starts a new line",
                 "aria-label": "Message",
                 "autofocus": True,
             }
