@@ -10,11 +10,20 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from memoryapp.evaluation import Benchmark, EvaluationError, segmentation, segmentation_fit
+from memoryapp.evaluation import (
+    Benchmark,
+    EvaluationError,
+    locomo,
+    longmemeval,
+    segmentation,
+    segmentation_fit,
+)
 
 BENCHMARKS: dict[str, Benchmark] = {
     "segmentation": segmentation,
     "segmentation-fit": segmentation_fit,
+    "locomo": locomo,
+    "longmemeval": longmemeval,
 }
 
 

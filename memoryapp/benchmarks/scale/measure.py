@@ -1,0 +1,114 @@
+"""Timing the app's dense query path against an exact scan, and its recall@10.
+
+The app's path is `search.dense` itself, called as `retrieve_units` calls it, so what is
+measured includes everything the app does per query (the owner's row count that picks the
+route, the transaction, the session settings, the text form of the vector). The exact scan
+is the query of the app's small-owner route, which no index can serve, for every owner: its
+top 10 is the truth recall is measured against. Every query runs once on both paths before
+the timed pass, so the numbers are warm-cache ones, as on a server that has been up a while.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection
+
+from memoryapp.benchmarks.scale.loading import Owner
+from memoryapp.benchmarks.scale.population import class_label
+from memoryapp.benchmarks.scale.vectors import query_near
+from memoryapp.retrieval import search
+
+TOP_K = 10
+COLUMN = "key_embedding"
+EXACT_SQL = (
+    f"SELECT id::text FROM {search.SEGMENTS.name} "  # noqa: S608 - fixed names
+    f"WHERE owner_id = %s AND {COLUMN} IS NOT NULL AND {search.SEGMENTS.where} "
+    f"ORDER BY ({COLUMN} <=> %s::vector) + 0 LIMIT %s"
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    owner_id: int
+    owner_rows: int
+    size_class: str
+    vector: list[float]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    query: Query
+    app_ms: float
+    exact_ms: float
+    recall: float
+
+
+def sample_queries(owners: Sequence[Owner], count: int, rng: np.random.Generator) -> list[Query]:
+    """`count` queries spread evenly over the size classes present, each near a topic of an
+    owner drawn at random within its class."""
+    by_class: dict[str, list[Owner]] = {}
+    for owner in owners:
+        by_class.setdefault(class_label(owner.rows), []).append(owner)
+    classes = sorted(by_class)
+    queries = []
+    for i in range(count):
+        members = by_class[classes[i % len(classes)]]
+        owner = members[int(rng.integers(len(members)))]
+        vector = query_near(owner.topics, rng)[0]
+        queries.append(Query(owner.user_id, owner.rows, class_label(owner.rows), vector.tolist()))
+    return queries
+
+
+def _vector_text(values: Sequence[float]) -> str:
+    return "[" + ",".join(f"{v:.6f}" for v in values) + "]"  # as search.dense sends it
+
+
+def app_top(query: Query) -> tuple[list[str], float]:
+    """The app's top ids for the query and the milliseconds the call took."""
+    begin = time.perf_counter()
+    hits = search.dense(
+        search.SEGMENTS, COLUMN, owner_id=query.owner_id, query=query.vector, limit=TOP_K
+    )
+    elapsed = (time.perf_counter() - begin) * 1000
+    return [hit.id for hit in hits], elapsed
+
+
+def exact_top(query: Query) -> tuple[list[str], float]:
+    """The true top ids (an exact scan of the owner's rows) and the milliseconds it took."""
+    vector = _vector_text(query.vector)
+    begin = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(EXACT_SQL, [query.owner_id, vector, TOP_K])
+        rows = cursor.fetchall()
+    elapsed = (time.perf_counter() - begin) * 1000
+    return [row[0] for row in rows], elapsed
+
+
+def recall(found: Sequence[str], truth: Sequence[str]) -> float:
+    """Share of the true top ids that were found (1.0 when there is nothing to find)."""
+    return len(set(found) & set(truth)) / len(truth) if truth else 1.0
+
+
+def run_queries(queries: Sequence[Query], write: Callable[[str], None]) -> list[Outcome]:
+    """Warm up on every query, then time both paths query by query."""
+    begin = time.monotonic()
+    for query in queries:
+        app_top(query)
+        exact_top(query)
+    write(f"  warmed up on {len(queries)} queries in {time.monotonic() - begin:.1f} s")
+    begin = time.monotonic()
+    outcomes = []
+    for query in queries:
+        found, app_ms = app_top(query)
+        truth, exact_ms = exact_top(query)
+        outcomes.append(Outcome(query, app_ms, exact_ms, recall(found, truth)))
+    write(
+        f"  measured in {time.monotonic() - begin:.1f} s "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
+    return outcomes

@@ -1,0 +1,190 @@
+"""Importing recorded conversation history (benchmark data sets) as users with conversations,
+then building their memory with the normal pipeline, synchronously.
+
+The data set readers (`memoryapp.evaluation.locomo_data`, `...longmemeval_data`) turn a file
+into `ImportedHistory` values, one per person; this module stores them and builds memory.
+
+Idempotent per user: a history whose username exists is not stored again (the existing user
+is kept as it is, never replaced), but its memory build is resumed, so re-running an
+interrupted import finishes it. Every query is scoped to the imported user.
+
+Memory is built in this process: `conversation_ingest(final=True)` per conversation, oldest
+first, then `segment_consolidate` per closed segment. Ingestion queues consolidation on
+commit (`consolidate_segment.delay`); during the build Celery runs such tasks eagerly, here,
+instead of sending them to the broker, so nothing piles up in Redis and no worker is needed.
+The explicit consolidation pass then finds nothing left to claim, except segments an earlier,
+interrupted run left pending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from memoryapp.celery import app as celery_app
+from memoryapp.models import Conversation, Fact, JobStatus, Message, Segment
+from memoryapp.services.memory.consolidation import segment_consolidate
+from memoryapp.services.memory.ingestion import conversation_ingest
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_BATCH = 1000
+SPEAKER_MAX_CHARS = 100
+TITLE_MAX_CHARS = 200
+
+
+@dataclass(frozen=True)
+class ImportedMessage:
+    """One turn: `created_at` is when it was said (timezone-aware)."""
+
+    role: str  # "user" | "assistant"
+    speaker: str
+    content: str
+    created_at: datetime
+    external_id: str
+
+
+@dataclass(frozen=True)
+class ImportedConversation:
+    title: str
+    messages: tuple[ImportedMessage, ...]
+
+
+@dataclass(frozen=True)
+class ImportedHistory:
+    """Everything one person said: their username and their conversations."""
+
+    username: str
+    conversations: tuple[ImportedConversation, ...]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    user: User
+    created: bool  # False: the user existed and was kept as it was
+    conversations: int
+    messages: int
+    segments: int  # closed segments of the user after the build
+    facts: int  # active facts after the build (none while memory's LLM stages are off)
+    seconds: float
+
+
+def history_import(*, history: ImportedHistory, build_memory: bool = True) -> ImportResult:
+    """Store `history` as a new user (unless the username exists), then build its memory.
+
+    The user, its conversations and its messages are committed together, so a user that
+    exists was imported completely. Returns counts of what the user has afterwards.
+    """
+    started = time.monotonic()
+    user, created = _user_store(history)
+    if build_memory:
+        memory_build(owner=user)
+    return ImportResult(
+        user=user,
+        created=created,
+        conversations=Conversation.objects.filter(owner=user).count(),
+        messages=Message.objects.filter(owner=user).count(),
+        segments=Segment.objects.filter(owner=user, status=Segment.Status.CLOSED).count(),
+        facts=Fact.objects.filter(owner=user, status=Fact.Status.ACTIVE).count(),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _user_store(history: ImportedHistory) -> tuple[User, bool]:
+    existing = User.objects.filter(username=history.username).first()
+    if existing is not None:
+        return existing, False
+    return history_store(history=history), True
+
+
+@transaction.atomic
+def history_store(*, history: ImportedHistory) -> User:
+    """Create the user (unusable password), a conversation per imported conversation and its
+    messages (status done, numbered from 0), all in one transaction."""
+    user = User(username=history.username)
+    user.set_unusable_password()
+    user.save()
+    conversations = [
+        _conversation(user, imported) for imported in history.conversations if imported.messages
+    ]
+    Conversation.objects.bulk_create([c for c, _ in conversations], batch_size=MESSAGE_BATCH)
+    batch: list[Message] = []
+    for conversation, imported in conversations:
+        batch.extend(_messages(conversation, imported.messages))
+        if len(batch) >= MESSAGE_BATCH:
+            Message.objects.bulk_create(batch)
+            batch = []
+    Message.objects.bulk_create(batch)
+    return user
+
+
+def _conversation(
+    user: User, imported: ImportedConversation
+) -> tuple[Conversation, ImportedConversation]:
+    conversation = Conversation(
+        owner=user,
+        title=imported.title[:TITLE_MAX_CHARS],
+        created_at=imported.messages[0].created_at,
+        updated_at=imported.messages[-1].created_at,
+    )
+    return conversation, imported
+
+
+def _messages(conversation: Conversation, turns: Sequence[ImportedMessage]) -> list[Message]:
+    return [
+        Message(
+            conversation=conversation,
+            owner_id=conversation.owner_id,
+            role=turn.role,
+            speaker=turn.speaker[:SPEAKER_MAX_CHARS],
+            content=turn.content,
+            created_at=turn.created_at,
+            sequence=sequence,
+            status=Message.Status.DONE,
+            external_id=turn.external_id,
+        )
+        for sequence, turn in enumerate(turns)
+    ]
+
+
+def memory_build(*, owner: User) -> None:
+    """Ingest every conversation of `owner` (final: no segment stays open) and consolidate
+    every closed segment still pending, in this process.
+
+    Safe to repeat: ingestion with nothing new changes nothing, and consolidation claims a
+    segment only while it is pending.
+    """
+    conversation_ids = Conversation.objects.filter(owner=owner).order_by("created_at", "pk")
+    with _queued_tasks_run_here():
+        for conversation_id in conversation_ids.values_list("pk", flat=True):
+            conversation_ingest(conversation_id=conversation_id, final=True)
+        for segment_id in _pending_segments(owner):
+            segment_consolidate(segment_id=segment_id)
+
+
+def _pending_segments(owner: User) -> list[UUID]:
+    pending = Segment.objects.filter(
+        owner=owner, status=Segment.Status.CLOSED, job_status=JobStatus.PENDING
+    )
+    return list(pending.order_by("start_at", "pk").values_list("pk", flat=True))
+
+
+@contextlib.contextmanager
+def _queued_tasks_run_here() -> Iterator[None]:
+    """Within the block, `task.delay()` runs the task in this process at once (Celery's eager
+    mode) and raises its errors, instead of sending it to the broker."""
+    conf = celery_app.conf
+    saved = conf.task_always_eager, conf.task_eager_propagates
+    conf.task_always_eager, conf.task_eager_propagates = True, True
+    try:
+        yield
+    finally:
+        conf.task_always_eager, conf.task_eager_propagates = saved
