@@ -9,7 +9,6 @@ and an exact scan on the same queries and measures the app's recall@10 (`measure
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,14 +22,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from memoryapp.benchmarks.scale import report
-from memoryapp.benchmarks.scale.loading import (
-    Owner,
-    load_stage,
-    register_vector_bytes,
-    tune_for_loading,
-)
-from memoryapp.benchmarks.scale.measure import run_queries, sample_queries
+from memoryapp.benchmarks.scale.loading import load_stage, tune_for_loading
+from memoryapp.benchmarks.scale.measure import load_average, run_queries, sample_queries
 from memoryapp.benchmarks.scale.population import class_label, owner_sizes, stage_sizes
+from memoryapp.benchmarks.scale.rows import Owner, register_vector_bytes
 from memoryapp.benchmarks.scale.scratch import (
     in_scratch_database,
     require_scratch_database,
@@ -76,10 +71,6 @@ def _describe(sizes: Sequence[int]) -> str:
     return ", ".join(f"{classes[name]} {name}" for name in ("small", "medium", "large"))
 
 
-def _load_average() -> str:
-    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-
-
 @dataclass(frozen=True)
 class Synthetic:
     """The seeded sources of the synthetic data: owner sizes, units and queries each draw
@@ -109,7 +100,7 @@ def _stage(
 ) -> report.StageReport:
     """Grow the table to `size` units with new owners (added to `owners`), then measure."""
     sizes = owner_sizes(size - sum(owner.rows for owner in owners), synthetic.population)
-    write(f"{size:,} units: new owners {_describe(sizes)}; {_load_average()}")
+    write(f"{size:,} units: new owners {_describe(sizes)}; {load_average()}")
     new, timing = load_stage(conn, sizes, synthetic.space, synthetic.pool, synthetic.data, write)
     owners.extend(new)
     write(f"  loaded and indexed in {timing.total:.1f} s")

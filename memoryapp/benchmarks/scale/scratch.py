@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +54,9 @@ def require_scratch_database() -> None:
 @contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """A second Ctrl-C during clean-up must not leave the server behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread receives signals (and may set their handlers)
+        return
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
