@@ -103,7 +103,7 @@ def test_superseded_facts_answer_the_past_but_never_the_present() -> None:
     assert any("Lisbon" in u.text for u in now_units)
     assert not any("Berlin" in u.text for u in now_units)
     berlin = [u for u in past_units if "Berlin" in u.text]
-    assert berlin and "no longer true since 2024-03-01" in berlin[0].text
+    assert berlin and "no longer true since 1 March 2024" in berlin[0].text
 
 
 @pytest.mark.parametrize("budget", [40, 100, 256, 1024])
@@ -125,12 +125,12 @@ def test_packing_never_exceeds_the_budget_and_numbers_in_order(budget: int) -> N
     assert len(everything) == len(set(everything))  # no message twice
 
 
-def test_segments_are_given_as_their_dated_original_messages() -> None:
+def test_segments_are_given_as_their_dated_turns_under_one_date() -> None:
     alice = factories.user("alice")
     remembered(
         alice,
-        "Hi!",
-        "My sister Mia is getting married in Porto.",
+        "Hi! My sister Mia is getting married in Porto. Can you believe it?",
+        "We are flying there on the 3rd.",
         at=datetime(2024, 4, 2, tzinfo=UTC),
     )
 
@@ -138,7 +138,34 @@ def test_segments_are_given_as_their_dated_original_messages() -> None:
         owner=alice, question="Who is getting married?", now=NOW, token_budget=512
     )[0]
 
-    assert "[2024-04-02] alice: My sister Mia is getting married in Porto." in unit.text
+    # One date for the unit; the turns compacted (greeting and short question left out).
+    assert unit.text == (
+        "[2 April 2024]\n"
+        "alice: My sister Mia is getting married in Porto.\n"
+        "alice: We are flying there on the 3rd."
+    )
+
+
+def test_the_person_the_question_names_and_the_turn_before_an_answer_count() -> None:
+    alice = factories.user("alice")
+    chat = factories.conversation(alice)
+    at = NOW - timedelta(days=3)
+    lines = [
+        ("Mel", "Have you been painting lately?"),
+        ("Caroline", "Yes, a sunset over the lake."),
+        ("Mel", "I painted a sunset last year, too."),
+        ("Caroline", "I am researching adoption agencies."),
+    ]
+    for i, (speaker, text) in enumerate(lines):
+        factories.message(chat, text, speaker=speaker, created_at=at + timedelta(minutes=i))
+
+    units = retrieve_units(
+        owner=alice, question="What did Caroline paint?", now=NOW, token_budget=14
+    )
+
+    assert [unit.text for unit in units] == [
+        f"[{at.day} {at:%B %Y}]\nCaroline: A sunset over the lake."
+    ]
 
 
 def test_an_answer_cites_the_units_it_used_and_they_link_to_the_right_messages() -> None:

@@ -5,8 +5,9 @@ HNSW and GIN indexes are dropped (maintaining them row by row is far slower than
 them once); afterwards they are created again from the very definitions the migrations gave
 them, then the table is vacuumed and analysed, as autovacuum would do for a table that has
 settled. Rows of a stage's owners are interleaved at random, as if they had all been talking
-at the same time: each owner's rows are scattered over the table, which is what an exact
-scan of one owner pays for.
+at the same time: each owner's rows are scattered over the table. The B-tree indexes,
+including the covering ones the exact scan reads an owner's vectors from (migration 0005),
+are kept up to date row by row during the COPY, as the app's inserts keep them.
 """
 
 from __future__ import annotations

@@ -72,6 +72,20 @@ def _normalised(sentence: str) -> str:
     return " ".join(_WORD.findall(sentence.lower()))
 
 
+def _content_sentences(text: str, seen: set[str]) -> list[str]:
+    """The text's sentences without openers, filler, back-channels and sentences already in
+    `seen` (which is updated), each starting with a capital."""
+    kept = []
+    for sentence in sentences(text):
+        cleaned = _clean_sentence(sentence)
+        key = _normalised(cleaned)
+        if not key or _BACKCHANNEL.match(cleaned) or key in seen:
+            continue
+        seen.add(key)
+        kept.append(cleaned[:1].upper() + cleaned[1:])
+    return kept
+
+
 def retrieval_key(utterances: Sequence[Utterance], *, max_chars: int = 4000) -> str:
     """The segment's content as "speaker: text" lines, without greetings, filler,
     back-channel turns and repeated sentences; never empty when the segment has content."""
@@ -80,18 +94,28 @@ def retrieval_key(utterances: Sequence[Utterance], *, max_chars: int = 4000) -> 
     for utterance in utterances:
         if _BACKCHANNEL.match(utterance.text.strip()):
             continue
-        kept = []
-        for sentence in sentences(utterance.text):
-            cleaned = _clean_sentence(sentence)
-            key = _normalised(cleaned)
-            if not key or _BACKCHANNEL.match(cleaned) or key in seen:
-                continue
-            seen.add(key)
-            kept.append(cleaned[:1].upper() + cleaned[1:])
+        kept = _content_sentences(utterance.text, seen)
         if kept:
             lines.append(f"{utterance.speaker}: {' '.join(kept)}")
     key_text = "\n".join(lines) or "\n".join(f"{u.speaker}: {u.text}" for u in utterances)
     return key_text[:max_chars]
+
+
+# A question this short is conversational ("What about you?", "How was it?"), not content.
+SHORT_QUESTION_WORDS = 10
+
+
+def compact_turn(text: str) -> str:
+    """One turn as the context shows it: the retrieval key's cleaning (openers, filler,
+    back-channels and repeated sentences removed) plus short questions dropped when the turn
+    says something else; the original text when nothing would be left."""
+    kept = _content_sentences(text, set())
+    statements = [s for s in kept if not _is_short_question(s)]
+    return " ".join(statements or kept) or text.strip()
+
+
+def _is_short_question(sentence: str) -> bool:
+    return sentence.rstrip().endswith("?") and len(sentence.split()) <= SHORT_QUESTION_WORDS
 
 
 def extractive_summary(
@@ -109,15 +133,25 @@ def extractive_summary(
     return " ".join(candidates[i] for i in chosen)
 
 
-def summary_candidates(utterances: Sequence[Utterance]) -> list[str]:
-    """Content sentences worth summarising (long enough, not filler), speaker-attributed."""
+# Centrality is computed over at most this many sentences (each must be embedded): a long
+# segment is represented by sentences spread evenly over it.
+MAX_SUMMARY_CANDIDATES = 24
+
+
+def summary_candidates(
+    utterances: Sequence[Utterance], *, limit: int = MAX_SUMMARY_CANDIDATES
+) -> list[str]:
+    """Content sentences worth summarising (long enough, not filler), speaker-attributed;
+    at most `limit`, evenly spaced over the segment."""
     found = []
     for utterance in utterances:
         for sentence in sentences(utterance.text):
             cleaned = _clean_sentence(sentence)
             if len(_WORD.findall(cleaned)) >= 4 and not _BACKCHANNEL.match(cleaned):
                 found.append(f"{utterance.speaker}: {cleaned}")
-    return found
+    if len(found) <= limit:
+        return found
+    return [found[i] for i in np.linspace(0, len(found) - 1, limit).round().astype(int)]
 
 
 def keywords(texts: Sequence[str], *, limit: int = 8) -> list[str]:

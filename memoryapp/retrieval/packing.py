@@ -1,0 +1,195 @@
+"""Packing: scored turns and facts, best first, fitted into a token budget as numbered units.
+
+A turn is shown as "speaker: text" with its text compacted (`compact_turn`: filler and short
+conversational questions removed, SeCom's denoising applied at read time). Turns of the same
+segment and day form one unit under one date header, in conversation order, so overlapping
+or adjacent pieces of the same exchange are one citable unit and the date is paid for once.
+A fact is a unit of its own, with its validity, and is left out when the turns it came from
+are all in the context already. Units are numbered by the rank of their best member, so the
+order is deterministic and the best evidence comes first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+from django.utils import timezone
+
+from memoryapp.models import Fact, Message
+from memoryapp.services.memory.denoise import STOPWORDS, compact_turn, sentences
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_WORD = re.compile(r"[a-z0-9]+")
+# Below this many tokens left, nothing useful fits any more.
+MIN_USEFUL_TOKENS = 8
+# A longer turn (typically an assistant's long answer) shows only its sentences that share
+# the most words with the question, up to this many tokens.
+TURN_MAX_TOKENS = 100
+# Words match on their first letters, a crude stemmer ("painting" finds "paints").
+STEM_LETTERS = 5
+GAP = "…"
+
+
+def count_tokens(text: str) -> int:
+    """Tokens as the packing budget counts them: words and punctuation marks (model-free)."""
+    return len(_TOKEN.findall(text))
+
+
+@dataclass(frozen=True)
+class ContextUnit:
+    """One numbered piece of memory in the prompt, with the messages it brings."""
+
+    number: int
+    kind: str  # "segment" | "fact" | "message"
+    text: str
+    message_ids: tuple[UUID, ...]
+    score: float
+    tokens: int
+    ref_id: UUID  # the segment, the fact, or the first message
+
+
+def day(moment: datetime) -> str:
+    local = timezone.localtime(moment)
+    return f"{local.day} {local:%B %Y}"
+
+
+def stems(text: str) -> frozenset[str]:
+    """The content words of `text`, cut to their first letters."""
+    return frozenset(
+        word[:STEM_LETTERS] for word in _WORD.findall(text.lower()) if word not in STOPWORDS
+    )
+
+
+def turn_line(message: Message, question: frozenset[str] = frozenset()) -> str:
+    """ "speaker: text", compacted, and trimmed around the question's words when long."""
+    speaker = message.speaker or message.role
+    text = compact_turn(message.content)
+    if count_tokens(text) > TURN_MAX_TOKENS:
+        text = _trimmed(text, question, TURN_MAX_TOKENS - count_tokens(f"{speaker}:"))
+    return f"{speaker}: {text}"
+
+
+def _trimmed(text: str, question: frozenset[str], limit: int) -> str:
+    """The sentences sharing most words with the question (earlier first among equals) that
+    fit `limit` tokens, in their order, with a gap mark where sentences were left out."""
+    parts = sentences(text)
+    overlap = [len(stems(part) & question) for part in parts]
+    chosen: set[int] = set()
+    used = 0
+    for index in sorted(range(len(parts)), key=lambda i: (-overlap[i], i)):
+        cost = count_tokens(parts[index]) + 1  # and a gap mark
+        if used + cost <= limit - 1:  # room for a last gap mark
+            chosen.add(index)
+            used += cost
+    if not chosen:  # every sentence is longer than the limit: the first words
+        words: list[str] = []
+        for word in text.split():
+            if count_tokens(" ".join([*words, word])) >= limit:
+                break
+            words.append(word)
+        return " ".join([*words, GAP])
+    shown: list[str] = []
+    for index in range(len(parts)):
+        if index in chosen:
+            shown.append(parts[index])
+        elif not shown or shown[-1] != GAP:
+            shown.append(GAP)
+    return " ".join(shown)
+
+
+def fact_text(fact: Fact) -> str:
+    if fact.status == Fact.Status.SUPERSEDED:
+        until = day(fact.valid_to) if fact.valid_to else "some time"
+        return f"Fact, no longer true since {until}: {fact.text}"
+    since = f" (since {day(fact.valid_from)})" if fact.valid_from else ""
+    return f"Fact{since}: {fact.text}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A turn or a fact to pack, with its score."""
+
+    score: float
+    message: Message | None = None
+    fact: Fact | None = None
+    fact_sources: tuple[UUID, ...] = ()
+
+
+@dataclass
+class _Unit:
+    rank: int
+    score: float
+    kind: str
+    ref_id: UUID
+    header: str  # a turns unit's date, or a fact's whole text
+    lines: list[tuple[int, str, UUID]] = field(default_factory=list)  # (sequence, text, id)
+    sources: tuple[UUID, ...] = ()  # a fact's source messages
+
+    def context_unit(self, number: int) -> ContextUnit:
+        body = [line for _, line, _ in sorted(self.lines)]
+        text = "\n".join([self.header, *body])
+        ids = self.sources or tuple(message_id for _, _, message_id in sorted(self.lines))
+        return ContextUnit(
+            number=number,
+            kind=self.kind,
+            text=text,
+            message_ids=ids,
+            score=self.score,
+            tokens=count_tokens(text),
+            ref_id=self.ref_id,
+        )
+
+
+def _group_of(message: Message) -> tuple[UUID, str]:
+    return (message.segment_id or message.conversation_id, day(message.created_at))
+
+
+def pack(
+    candidates: Sequence[Candidate],
+    budget: int,
+    seen: set[UUID],
+    question: frozenset[str] = frozenset(),
+) -> list[ContextUnit]:
+    """Candidates (best first) while they fit `budget`; messages in `seen` (already in the
+    prompt) are never repeated, and nothing is given twice. `question` holds the question's
+    `stems`, which long turns are trimmed around."""
+    groups: dict[tuple[UUID, str], _Unit] = {}
+    units: list[_Unit] = []
+    left = budget
+    for rank, candidate in enumerate(candidates):
+        if left < MIN_USEFUL_TOKENS:
+            break
+        if candidate.fact is not None:
+            if candidate.fact_sources and set(candidate.fact_sources) <= seen:
+                continue  # what the fact says is in the context already, in full
+            text = fact_text(candidate.fact)
+            cost = count_tokens(text)
+            if cost <= left:
+                fact_id, sources = candidate.fact.pk, candidate.fact_sources
+                units.append(_Unit(rank, candidate.score, "fact", fact_id, text, sources=sources))
+                seen.update(candidate.fact_sources)
+                left -= cost
+            continue
+        message = candidate.message
+        if message is None or message.pk in seen or not message.content.strip():
+            continue
+        line = turn_line(message, question)
+        key = _group_of(message)
+        group = groups.get(key)
+        header = f"[{key[1]}]"
+        cost = count_tokens(line) + (0 if group else count_tokens(header))
+        if cost > left:
+            continue
+        if group is None:
+            kind = "segment" if message.segment_id else "message"
+            group = _Unit(rank, candidate.score, kind, message.segment_id or message.pk, header)
+            groups[key] = group
+            units.append(group)
+        group.lines.append((message.sequence, line, message.pk))
+        seen.add(message.pk)
+        left -= cost
+    return [unit.context_unit(number) for number, unit in enumerate(units, start=1)]

@@ -1,0 +1,129 @@
+"""How the ranked lists become one score per candidate turn and fact.
+
+Turns (messages) are what the context is made of, so they are scored from every granularity
+that can point at them (MemGAS' multi-granularity idea):
+
+- their own lists: dense similarity and full-text rank, fused by reciprocal rank;
+- their segment's lists (retrieval key, summary, full text): a turn inside a segment about
+  the question's topic gains the segment's fused score;
+- their neighbours: the turn just before (typically the question a turn answers) and, less,
+  the turn just after lend part of their score, because a remembered thing is often spread
+  over a question and its answer;
+- the person the question is about: when it names exactly one of the speakers, that
+  speaker's turns gain, because what a question asks about a person is usually said by that
+  person; a question in the first person ("what did I ...") is about the user, whose own
+  turns gain the same way;
+- the time the question names: turns from that period gain.
+
+Facts are scored from their own two lists on the same scale. The weights were chosen on the
+aggregate of the LoCoMo development split (`memory_eval locomo`), never on single questions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from memoryapp.models import Message
+from memoryapp.retrieval.search import Hit
+from memoryapp.retrieval.time_hints import Period
+
+RRF_K = 20
+SEGMENT_WEIGHT = 0.4
+NEIGHBOUR_WEIGHT = 0.5
+PREVIOUS_SHARE = 1.0
+NEXT_SHARE = 0.5
+# Fractions of the best turn's score.
+FOCUS_BOOST = 0.3
+TIME_BOOST = 0.5
+
+
+def fused(lists: Iterable[Sequence[Hit]]) -> dict[str, float]:
+    """Reciprocal-rank fusion: the sum of 1 / (RRF_K + rank) over the lists each id is in."""
+    k = RRF_K
+    scores: dict[str, float] = {}
+    for hits in lists:
+        for rank, hit in enumerate(hits, start=1):
+            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)\b")
+
+
+@dataclass(frozen=True)
+class Focus:
+    """Whose turns the question is about: a named speaker, or the user (role)."""
+
+    speaker: str = ""
+    role: str = ""
+
+    def matches(self, message: Message) -> bool:
+        if self.speaker:
+            return message.speaker == self.speaker
+        return message.role == self.role
+
+
+def question_focus(question: str, speakers: Iterable[str]) -> Focus | None:
+    """The one speaker the question names (whole word, any case); else the user when the
+    question is in the first person; else None."""
+    named = {
+        speaker
+        for speaker in speakers
+        if speaker and re.search(rf"\b{re.escape(speaker)}\b", question, re.IGNORECASE)
+    }
+    if len(named) == 1:
+        return Focus(speaker=named.pop())
+    if not named and _FIRST_PERSON.search(question):
+        return Focus(role=Message.Role.USER)
+    return None
+
+
+def without_names(question: str, speakers: Iterable[str]) -> str:
+    """The question with the speakers' names removed: for the dense query, where a name
+    would pull in every turn that mentions that person instead of what is asked about them."""
+    names = sorted((re.escape(s) for s in speakers if s), key=len, reverse=True)
+    if not names:
+        return question
+    stripped = re.sub(rf"\b(?:{'|'.join(names)})(?:'s)?\b", " ", question, flags=re.IGNORECASE)
+    return " ".join(stripped.split()) or question
+
+
+@dataclass(frozen=True)
+class TurnEvidence:
+    """What the lists said about the turns: fused scores by message id and by segment id."""
+
+    turns: Mapping[str, float]
+    segments: Mapping[str, float]
+
+
+def score_turns(
+    messages: Sequence[Message],
+    evidence: TurnEvidence,
+    *,
+    focus: Focus | None,
+    period: Period | None,
+) -> dict[UUID, float]:
+    """A score for each of `messages` (the listed turns and their neighbours)."""
+    own = {
+        m.pk: evidence.turns.get(str(m.pk), 0.0)
+        + SEGMENT_WEIGHT * evidence.segments.get(str(m.segment_id), 0.0)
+        for m in messages
+    }
+    position = {(m.conversation_id, m.sequence): m.pk for m in messages}
+    scores = {}
+    for m in messages:
+        before = position.get((m.conversation_id, m.sequence - 1))
+        after = position.get((m.conversation_id, m.sequence + 1))
+        lent = PREVIOUS_SHARE * own.get(before, 0.0) if before else 0.0
+        lent += NEXT_SHARE * own.get(after, 0.0) if after else 0.0
+        scores[m.pk] = own[m.pk] + NEIGHBOUR_WEIGHT * lent
+    best = max(scores.values(), default=0.0)
+    for m in messages:
+        if focus is not None and focus.matches(m):
+            scores[m.pk] += FOCUS_BOOST * best
+        if period is not None and period.overlaps(m.created_at, None):
+            scores[m.pk] += TIME_BOOST * best
+    return scores

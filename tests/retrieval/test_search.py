@@ -1,0 +1,210 @@
+"""Dense search: both routes (exact scan, HNSW) find the owner's true nearest rows, and only
+the owner's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from memoryapp.embeddings import EMBEDDING_DIM
+from memoryapp.models import Fact, Message, Segment
+from memoryapp.retrieval import search
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+Matrix = npt.NDArray[np.float32]
+TOP_K = 10
+ROUTES = ("exact", "hnsw")
+
+
+def unit_vectors(rng: np.random.Generator, rows: int) -> Matrix:
+    vectors = rng.standard_normal((rows, EMBEDDING_DIM)).astype(np.float32)
+    normalised: Matrix = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return normalised
+
+
+def facts(owner: User, vectors: Matrix) -> list[str]:
+    """Active facts of `owner` with the given embeddings; their ids in the same order."""
+    made = Fact.objects.bulk_create(
+        Fact(owner=owner, text=f"fact {i}", embedding=vector.tolist())
+        for i, vector in enumerate(vectors)
+    )
+    return [str(fact.pk) for fact in made]
+
+
+def nearest(ids: list[str], vectors: Matrix, query: Matrix, k: int = TOP_K) -> list[str]:
+    order = np.argsort(-(vectors @ query), kind="stable")
+    return [ids[i] for i in order[:k]]
+
+
+@pytest.fixture(params=ROUTES)
+def route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which route `dense` takes for the owners of these tests (a few dozen rows each)."""
+    name: str = request.param
+    monkeypatch.setattr(search, "EXACT_SCAN_MAX_ROWS", 10_000 if name == "exact" else 5)
+    if name == "hnsw":
+        # A table this small is cheaper to sort than to search through the HNSW index; without
+        # a sort the planner has to use the index (the test's transaction undoes the SET).
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_sort = off")
+    return name
+
+
+def plan_of(sql: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}")
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def dense_facts(
+    owner: User, query: Matrix, *, limit: int = TOP_K, exclude: Sequence[str] = ()
+) -> list[search.Hit]:
+    return search.dense(
+        search.FACTS_CURRENT,
+        "embedding",
+        owner_id=owner.pk,
+        query=query.tolist(),
+        limit=limit,
+        exclude=exclude,
+    )
+
+
+def test_each_route_returns_the_owners_true_nearest_rows(route: str) -> None:
+    rng = np.random.default_rng(1)
+    alice = factories.user("alice")
+    vectors = unit_vectors(rng, 60)
+    ids = facts(alice, vectors)
+    query = unit_vectors(rng, 1)[0]
+
+    with CaptureQueriesContext(connection) as queries:
+        hits = dense_facts(alice, query)
+
+    assert [hit.id for hit in hits] == nearest(ids, vectors, query)
+    similarities = np.sort(vectors @ query)[::-1][:TOP_K]
+    assert [hit.similarity for hit in hits] == pytest.approx(similarities.tolist(), abs=1e-5)
+    assert all(hit.kind == "fact" for hit in hits)
+    (sql,) = [q["sql"] for q in queries.captured_queries if "ORDER BY distance" in q["sql"]]
+    assert ("Index Scan using fact_embedding_hnsw" in plan_of(sql)) == (route == "hnsw")
+
+
+def test_another_owners_closer_rows_never_appear(route: str) -> None:
+    rng = np.random.default_rng(2)
+    alice, bob = factories.user("alice"), factories.user("bob")
+    query = unit_vectors(rng, 1)[0]
+    alices = unit_vectors(rng, 40)
+    alice_ids = facts(alice, alices)
+    # Bob's rows all lie closer to the query than any of Alice's: a filtered HNSW scan
+    # meets them first and must keep going until it has found enough of Alice's.
+    facts(bob, (0.9 * query + 0.1 * unit_vectors(rng, 300)).astype(np.float32))
+
+    hits = dense_facts(alice, query)
+
+    assert [hit.id for hit in hits] == nearest(alice_ids, alices, query)
+
+
+def test_excluded_rows_are_skipped(route: str) -> None:
+    rng = np.random.default_rng(3)
+    alice = factories.user("alice")
+    vectors = unit_vectors(rng, 30)
+    ids = facts(alice, vectors)
+    query = unit_vectors(rng, 1)[0]
+    best_three = nearest(ids, vectors, query, k=3)
+
+    hits = dense_facts(alice, query, limit=5, exclude=best_three)
+
+    assert [hit.id for hit in hits] == nearest(ids, vectors, query, k=8)[3:]
+
+
+def fill(table: search.Table, owners: int, rows: int, rng: np.random.Generator) -> User:
+    """`rows` rows with embeddings for each of `owners` new users, interleaved as when they
+    all talk at the same time, then vacuumed and analysed as autovacuum would leave them;
+    returns the last owner."""
+    now = timezone.now()
+    users = User.objects.bulk_create(User(username=f"owner{i}") for i in range(owners))
+    chats = [factories.conversation(user) for user in users]
+    vectors = unit_vectors(rng, owners * rows)
+    rows_in_order = [
+        (i, chat, vectors[i * owners + j].tolist())
+        for i in range(rows)
+        for j, chat in enumerate(chats)
+    ]
+    if table.kind == "fact":
+        Fact.objects.bulk_create(
+            Fact(owner=chat.owner, text="fact", embedding=vector)
+            for _, chat, vector in rows_in_order
+        )
+    elif table.kind == "message":
+        Message.objects.bulk_create(
+            Message(
+                conversation=chat,
+                owner=chat.owner,
+                role=Message.Role.USER,
+                content="hi",
+                sequence=i,
+                embedding=vector,
+            )
+            for i, chat, vector in rows_in_order
+        )
+    else:
+        Segment.objects.bulk_create(
+            Segment(
+                owner=chat.owner,
+                conversation=chat,
+                status=Segment.Status.CLOSED,
+                first_sequence=i,
+                last_sequence=i,
+                start_at=now,
+                end_at=now,
+                closed_at=now,
+                message_count=1,
+                key_embedding=vector,
+                summary_embedding=vector,
+            )
+            for i, chat, vector in rows_in_order
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {table.name}")
+    return chats[-1].owner
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM cannot run in a transaction
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [
+        (search.SEGMENTS, "key_embedding"),
+        (search.SEGMENTS, "summary_embedding"),
+        (search.FACTS_CURRENT, "embedding"),
+        (search.FACTS_ALL, "embedding"),
+        (search.MESSAGES, "embedding"),
+    ],
+)
+def test_exact_route_reads_only_the_owners_covering_index(table: search.Table, column: str) -> None:
+    """Among many owners, the exact route's query is answered from the covering index of
+    migration 0005 without touching the heap, exclusions included: the index must keep
+    covering every column and condition the query uses."""
+    owner = fill(table, owners=10, rows=60, rng=np.random.default_rng(4))
+    with CaptureQueriesContext(connection) as queries:
+        hits = search.dense(
+            table,
+            column,
+            owner_id=owner.pk,
+            query=[1.0] + [0.0] * (EMBEDDING_DIM - 1),
+            exclude=[str(uuid.uuid4())],
+        )
+    assert len(hits) == search.LIST_LENGTH
+    (sql,) = [q["sql"] for q in queries.captured_queries if "ORDER BY distance" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")  # a table this small fits in a few pages
+        plan = plan_of(sql)
+        cursor.execute("RESET enable_seqscan")
+    assert "Index Only Scan using" in plan, plan
+    assert "_owner_exact" in plan, plan

@@ -1,0 +1,33 @@
+"""The deterministic text of memory units: compact turns and capped summary candidates."""
+
+from __future__ import annotations
+
+from memoryapp.services.memory.denoise import Utterance, compact_turn, summary_candidates
+
+
+def test_a_turn_loses_greetings_filler_and_short_questions_but_keeps_its_content() -> None:
+    text = "Hey Mel! Good to see you! I'm swamped with the kids & work. What's up with you?"
+
+    assert compact_turn(text) == "Good to see you! I'm swamped with the kids & work."
+
+
+def test_a_turn_that_is_only_questions_or_filler_is_kept() -> None:
+    assert compact_turn("Where did you go?") == "Where did you go?"
+    assert compact_turn("Thanks!") == "Thanks!"
+
+
+def test_a_long_question_is_content_and_stays() -> None:
+    text = "I adopted a dog. Can you suggest food for a three year old labrador with allergies?"
+
+    assert compact_turn(text) == text
+
+
+def test_summary_candidates_are_capped_and_spread_over_the_segment() -> None:
+    utterances = [
+        Utterance("Ann", f"This is content sentence number {n} here.") for n in range(100)
+    ]
+
+    found = summary_candidates(utterances, limit=10)
+
+    assert len(found) == 10
+    assert found[0].endswith("number 0 here.") and found[-1].endswith("number 99 here.")
