@@ -32,10 +32,10 @@ def test_retrieval_prints_the_tables_and_deletes_its_scratch_database() -> None:
     assert scratch, lines[0]
     assert not Path(scratch[1]).exists()
     by_class = next(i for i, line in enumerate(lines) if line.strip().startswith("class |"))
-    name, owners, queries, app, exact, recall, worst = cells(lines[by_class + 2])
+    name, owners, queries, app, exact, recall, worst, lexical = cells(lines[by_class + 2])
     assert (name, queries, recall, worst) == ("small", "20", "1.000", "1.0")
     assert int(owners) > 0
-    assert re.fullmatch(TRIPLE, app) and re.fullmatch(TRIPLE, exact)
+    assert all(re.fullmatch(TRIPLE, cell) for cell in (app, exact, lexical))
     header = next(i for i, line in enumerate(lines) if line.startswith("units "))
     assert cells(lines[header]) == [
         "units",
@@ -44,12 +44,13 @@ def test_retrieval_prints_the_tables_and_deletes_its_scratch_database() -> None:
         "exact p50/p95/p99 ms",
         "recall@10",
         "recall@10 large",
+        "full-text p50/p95/p99 ms",
         "load+index s",
     ]
     assert SEPARATOR.fullmatch(lines[header + 1])
-    units, queries, app, exact, recall, recall_large, seconds = cells(lines[header + 2])
+    units, queries, app, exact, recall, recall_large, lexical, seconds = cells(lines[header + 2])
     assert (units, queries) == ("3,000", "20")
-    assert re.fullmatch(TRIPLE, app) and re.fullmatch(TRIPLE, exact)
+    assert all(re.fullmatch(TRIPLE, cell) for cell in (app, exact, lexical))
     # Owners of at most 3,000 units take the app's exact route: nothing can be missed.
     assert (recall, recall_large) == ("1.000", "n/a")
     assert re.fullmatch(r"\d+", seconds)

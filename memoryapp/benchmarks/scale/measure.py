@@ -1,4 +1,5 @@
-"""Timing the app's dense query path against an exact scan, and its recall@10.
+"""Timing the app's dense query path against an exact scan, and its recall@10; and timing
+the app's full-text query on the same owners.
 
 The app's path is `search.dense` itself, called as retrieval calls it for segments (the
 default list length), so what is measured includes everything the app does per query (the
@@ -7,8 +8,12 @@ of the vector); recall@10 is that of its first 10 hits. The exact scan is the qu
 app's small-owner route, which no HNSW index can serve, for every owner: its top 10 is the
 truth recall is measured against.
 
-The app's path runs once over all queries to warm the caches, then once timed; the exact
-scans run after it, once. They are kept apart because an exact scan of a large owner reads
+The full-text path is `search.lexical` on the segments, as retrieval calls it, with a
+question of six words of one of the pool's texts (so rows match, as a question's words
+would), among words every question has.
+
+The app's paths run once over all queries to warm the caches, then once timed; the exact
+scans run after them, once. They are kept apart because an exact scan of a large owner reads
 its whole share of the table and would evict what the app's next query needs, which the
 app's own traffic never does.
 """
@@ -25,6 +30,7 @@ from django.db import connection
 
 from memoryapp.benchmarks.scale.population import class_label
 from memoryapp.benchmarks.scale.rows import Owner
+from memoryapp.benchmarks.scale.texts import TextPool
 from memoryapp.benchmarks.scale.vectors import query_near
 from memoryapp.retrieval import search
 
@@ -46,21 +52,29 @@ class Query:
     owner_rows: int
     size_class: str
     vector: list[float]
+    question: str  # for the full-text path
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One query's latency on both paths and the app's recall@10 against the exact scan."""
+    """One query's latency on the app's dense and full-text paths and on the exact scan, and
+    the app's recall@10 against the exact scan."""
 
     query: Query
     app_ms: float
+    lexical_ms: float
     exact_ms: float
     recall: float
 
 
-def sample_queries(owners: Sequence[Owner], count: int, rng: np.random.Generator) -> list[Query]:
+QUESTION_WORDS = 6
+
+
+def sample_queries(
+    owners: Sequence[Owner], count: int, pool: TextPool, rng: np.random.Generator
+) -> list[Query]:
     """`count` queries spread evenly over the size classes present, each near a topic of an
-    owner drawn at random within its class."""
+    owner drawn at random within its class, with a question for the full-text path."""
     by_class: dict[str, list[Owner]] = {}
     for owner in owners:
         by_class.setdefault(class_label(owner.rows), []).append(owner)
@@ -70,8 +84,16 @@ def sample_queries(owners: Sequence[Owner], count: int, rng: np.random.Generator
         members = by_class[classes[i % len(classes)]]
         owner = members[int(rng.integers(len(members)))]
         vector = query_near(owner.topics, rng)[0]
-        queries.append(Query(owner.user_id, owner.rows, class_label(owner.rows), vector.tolist()))
+        label = class_label(owner.rows)
+        question = _question(pool, rng)
+        queries.append(Query(owner.user_id, owner.rows, label, vector.tolist(), question))
     return queries
+
+
+def _question(pool: TextPool, rng: np.random.Generator) -> str:
+    words = pool.keys[int(rng.integers(len(pool.keys)))].rstrip(".").split()
+    picked = rng.choice(len(words), size=min(QUESTION_WORDS, len(words)), replace=False)
+    return "What did I say about " + " ".join(words[i] for i in sorted(picked)) + "?"
 
 
 def _vector_text(values: Sequence[float]) -> str:
@@ -85,6 +107,13 @@ def app_top(query: Query) -> tuple[list[str], float]:
     hits = search.dense(search.SEGMENTS, COLUMN, owner_id=query.owner_id, query=query.vector)
     elapsed = (time.perf_counter() - begin) * 1000
     return [hit.id for hit in hits[:TOP_K]], elapsed
+
+
+def app_lexical(query: Query) -> float:
+    """Milliseconds the app's full-text query on the segments took for the question."""
+    begin = time.perf_counter()
+    search.lexical(search.SEGMENTS, question=query.question, owner_id=query.owner_id)
+    return (time.perf_counter() - begin) * 1000
 
 
 def exact_top(query: Query) -> tuple[list[str], float]:
@@ -104,20 +133,27 @@ def recall(found: Sequence[str], truth: Sequence[str]) -> float:
 
 
 def run_queries(queries: Sequence[Query], write: Callable[[str], None]) -> list[Outcome]:
-    """Warm up on the app's path, time it, then time the exact scans (see the module's doc)."""
+    """Warm up on the app's paths, time them, then time the exact scans (see the module's
+    doc)."""
     begin = time.monotonic()
     for query in queries:
         app_top(query)
+        app_lexical(query)
     write(f"  warmed up on {len(queries)} queries in {time.monotonic() - begin:.1f} s")
     begin = time.monotonic()
     app = [app_top(query) for query in queries]
-    write(f"  app's path timed in {time.monotonic() - begin:.1f} s ({load_average()})")
+    write(f"  app's dense path timed in {time.monotonic() - begin:.1f} s ({load_average()})")
+    begin = time.monotonic()
+    lexical = [app_lexical(query) for query in queries]
+    write(f"  app's full-text path timed in {time.monotonic() - begin:.1f} s ({load_average()})")
     begin = time.monotonic()
     exact = [exact_top(query) for query in queries]
     write(f"  exact scans timed in {time.monotonic() - begin:.1f} s ({load_average()})")
     return [
-        Outcome(query, app_ms, exact_ms, recall(found, truth))
-        for query, (found, app_ms), (truth, exact_ms) in zip(queries, app, exact, strict=True)
+        Outcome(query, app_ms, lexical_ms, exact_ms, recall(found, truth))
+        for query, (found, app_ms), lexical_ms, (truth, exact_ms) in zip(
+            queries, app, lexical, exact, strict=True
+        )
     ]
 
 

@@ -20,6 +20,7 @@ STAGE_COLUMNS = (
     "exact p50/p95/p99 ms",
     "recall@10",
     "recall@10 large",
+    "full-text p50/p95/p99 ms",
     "load+index s",
 )
 CLASS_COLUMNS = (
@@ -30,6 +31,7 @@ CLASS_COLUMNS = (
     "exact p50/p95/p99 ms",
     "recall@10",
     "worst recall@10",
+    "full-text p50/p95/p99 ms",
 )
 
 
@@ -56,6 +58,7 @@ class StageReport:
     exact: Percentiles
     recall: float
     recall_large: float | None
+    lexical: Percentiles
     load_seconds: float
 
     @classmethod
@@ -68,6 +71,7 @@ class StageReport:
             exact=Percentiles.of([o.exact_ms for o in outcomes]),
             recall=float(np.mean([o.recall for o in outcomes])),
             recall_large=float(np.mean(large)) if large else None,
+            lexical=Percentiles.of([o.lexical_ms for o in outcomes]),
             load_seconds=load_seconds,
         )
 
@@ -80,6 +84,7 @@ class StageReport:
             self.exact.text(),
             f"{self.recall:.3f}",
             large,
+            self.lexical.text(),
             f"{self.load_seconds:.0f}",
         )
 
@@ -112,6 +117,7 @@ def class_table(outcomes: Sequence[Outcome], owners_per_class: Counter[str]) -> 
                 Percentiles.of([o.exact_ms for o in mine]).text(),
                 f"{np.mean(recalls):.3f}",
                 f"{min(recalls):.1f}",
+                Percentiles.of([o.lexical_ms for o in mine]).text(),
             )
         )
     return _table(CLASS_COLUMNS, rows)

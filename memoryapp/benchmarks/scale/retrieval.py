@@ -104,7 +104,9 @@ def _stage(
     new, timing = load_stage(conn, sizes, synthetic.space, synthetic.pool, synthetic.data, write)
     owners.extend(new)
     write(f"  loaded and indexed in {timing.total:.1f} s")
-    outcomes = run_queries(sample_queries(owners, queries, synthetic.questions), write)
+    outcomes = run_queries(
+        sample_queries(owners, queries, synthetic.pool, synthetic.questions), write
+    )
     per_class = Counter(class_label(owner.rows) for owner in owners)
     for line in report.class_table(outcomes, per_class):
         write(f"  {line}")

@@ -76,7 +76,7 @@ def segment_text_deterministic(messages: list[Message]) -> SegmentText:
     utterances = _utterances(messages)
     key = denoise.retrieval_key(utterances)
     candidates = denoise.summary_candidates(utterances) or [key]
-    summary = denoise.extractive_summary(candidates, embed_texts(candidates))
+    summary = denoise.extractive_summary(candidates)
     keywords = denoise.keywords([u.text for u in utterances])
     key_vector, summary_vector = embed_texts([key, summary])
     return SegmentText(

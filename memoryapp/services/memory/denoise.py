@@ -118,24 +118,47 @@ def _is_short_question(sentence: str) -> bool:
     return sentence.rstrip().endswith("?") and len(sentence.split()) <= SHORT_QUESTION_WORDS
 
 
-def extractive_summary(
-    candidates: Sequence[str], embeddings: NDArray[np.float32], *, max_sentences: int = 3
-) -> str:
-    """The `max_sentences` most central sentences (highest mean cosine similarity to all the
-    others), in their original order. `embeddings` are unit vectors, one per candidate."""
-    if len(candidates) == 0:
-        return ""
+def extractive_summary(candidates: Sequence[str], *, max_sentences: int = 3) -> str:
+    """The `max_sentences` most central sentences, in their original order.
+
+    Centrality as in LexRank's degree form: a sentence's summed TF-IDF cosine similarity to
+    the others. Lexical vectors cost nothing to compute, where embedding every sentence of a
+    long segment would cost more than embedding its turns.
+    """
     if len(candidates) <= max_sentences:
         return " ".join(candidates)
-    similarity = embeddings @ embeddings.T
-    centrality = similarity.mean(axis=1)
-    chosen = sorted(np.argsort(-centrality)[:max_sentences].tolist())
+    vectors = _tfidf_vectors(candidates)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, 0.0)
+    centrality = similarity.sum(axis=1)
+    chosen = sorted(np.argsort(-centrality, kind="stable")[:max_sentences].tolist())
     return " ".join(candidates[i] for i in chosen)
 
 
-# Centrality is computed over at most this many sentences (each must be embedded): a long
-# segment is represented by sentences spread evenly over it.
-MAX_SUMMARY_CANDIDATES = 24
+def _tfidf_vectors(texts: Sequence[str]) -> NDArray[np.float64]:
+    """Unit-length TF-IDF vectors of the texts' content words (zero rows for no words)."""
+    bags = [Counter(_content_words(text)) for text in texts]
+    vocabulary = {word: i for i, word in enumerate(sorted(set().union(*bags)))}
+    counts = np.zeros((len(texts), len(vocabulary)))
+    for row, bag in enumerate(bags):
+        for word, count in bag.items():
+            counts[row, vocabulary[word]] = count
+    document_frequency = (counts > 0).sum(axis=0)
+    weighted = counts * np.log((1 + len(texts)) / (1 + document_frequency))
+    norms = np.linalg.norm(weighted, axis=1, keepdims=True)
+    unit: NDArray[np.float64] = np.divide(
+        weighted, norms, out=np.zeros_like(weighted), where=norms > 0
+    )
+    return unit
+
+
+def _content_words(text: str) -> list[str]:
+    words = (word.lower().strip("'-") for word in _WORD.findall(text))
+    return [word for word in words if len(word) >= 3 and word not in STOPWORDS]
+
+
+# A long segment is represented by at most this many sentences, spread evenly over it.
+MAX_SUMMARY_CANDIDATES = 200
 
 
 def summary_candidates(

@@ -1,8 +1,13 @@
-"""The deterministic text of memory units: compact turns and capped summary candidates."""
+"""The deterministic text of memory units: compact turns and the extractive summary."""
 
 from __future__ import annotations
 
-from memoryapp.services.memory.denoise import Utterance, compact_turn, summary_candidates
+from memoryapp.services.memory.denoise import (
+    Utterance,
+    compact_turn,
+    extractive_summary,
+    summary_candidates,
+)
 
 
 def test_a_turn_loses_greetings_filler_and_short_questions_but_keeps_its_content() -> None:
@@ -31,3 +36,21 @@ def test_summary_candidates_are_capped_and_spread_over_the_segment() -> None:
 
     assert len(found) == 10
     assert found[0].endswith("number 0 here.") and found[-1].endswith("number 99 here.")
+
+
+def test_the_summary_is_the_most_central_sentences_in_their_order() -> None:
+    candidates = [
+        "Ann: The garden needs new tomato plants this spring.",
+        "Ann: My sister called about the weekend.",
+        "Bob: Tomato plants want sun, so the garden corner works.",
+        "Bob: Water the tomato plants in the garden every morning.",
+        "Ann: The traffic was terrible.",
+    ]
+
+    summary = extractive_summary(candidates, max_sentences=2)
+
+    assert summary == f"{candidates[2]} {candidates[3]}"
+
+
+def test_a_short_summary_keeps_every_candidate() -> None:
+    assert extractive_summary(["Ann: One.", "Bob: Two."], max_sentences=3) == "Ann: One. Bob: Two."
