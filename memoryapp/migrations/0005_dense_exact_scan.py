@@ -51,7 +51,7 @@ EXACT_SCAN_INDEXES = (
     (
         "message_embedding_owner_exact",
         "memoryapp_message",
-        "id, embedding",
+        "id, status, embedding",
         "embedding IS NOT NULL AND content <> ''",
     ),
 )

@@ -34,7 +34,16 @@ from memoryapp.retrieval.scoring import (
 from memoryapp.retrieval.time_hints import asks_about_the_past, question_period
 from memoryapp.selectors.conversations import recent_turns
 
-__all__ = ["AnswerContext", "ContextUnit", "context_for_answer", "count_tokens", "retrieve_units"]
+__all__ = [
+    "AnswerContext",
+    "ContextUnit",
+    "context_for_answer",
+    "count_tokens",
+    "is_overview_question",
+    "overview_units",
+    "profile_text",
+    "retrieve_units",
+]
 
 # How many turns each of the turn lists brings (their neighbours come along).
 TURN_LIST_LENGTH = 50
@@ -69,7 +78,7 @@ def _speakers_named(owner: User, question: str) -> list[str]:
 def _candidate_turns(owner: User, evidence: TurnEvidence, excluded: set[UUID]) -> list[Message]:
     """The listed turns, every turn of the best segments, and the turns just before and after
     each of those (one query for the turns, one for their neighbours)."""
-    best_segments = sorted(evidence.segments, key=evidence.segments.__getitem__, reverse=True)
+    best_segments = sorted(evidence.segments, key=lambda s: (-evidence.segments[s], s))
     found = list(
         Message.objects.filter(
             Q(pk__in=list(evidence.turns)) | Q(segment_id__in=best_segments[:SEGMENTS_EXPANDED]),

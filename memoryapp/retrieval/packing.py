@@ -5,8 +5,9 @@ conversational questions removed, SeCom's denoising applied at read time). Turns
 segment and day form one unit under one date header, in conversation order, so overlapping
 or adjacent pieces of the same exchange are one citable unit and the date is paid for once.
 A fact is a unit of its own, with its validity, and is left out when the turns it came from
-are all in the context already. Units are numbered by the rank of their best member, so the
-order is deterministic and the best evidence comes first.
+are all in the context already; once a fact is in, the turns it came from are not added.
+Units are numbered by the rank of their best member, so the order is deterministic and the
+best evidence comes first.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class ContextUnit:
     message_ids: tuple[UUID, ...]
     score: float
     tokens: int
-    ref_id: UUID  # the segment, the fact, or the first message
+    ref_id: UUID  # the segment, the fact, or the best-ranked message
 
 
 def day(moment: datetime) -> str:

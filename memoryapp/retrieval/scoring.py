@@ -15,7 +15,8 @@ that can point at them (MemGAS' multi-granularity idea):
   turns gain the same way;
 - the time the question names: turns from that period gain.
 
-Facts are scored from their own two lists on the same scale. The weights were chosen on the
+Facts are scored by the fusion of their own two lists alone, so a fact outranks the turns
+it came from only when it matches the question better than they do. The weights were chosen on the
 aggregate of the LoCoMo development split (`memory_eval locomo`), never on single questions.
 """
 
@@ -50,7 +51,7 @@ def fused(lists: Iterable[Sequence[Hit]]) -> dict[str, float]:
     return scores
 
 
-_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'd|I'll|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)\b")
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ class Table:
 SEGMENTS = Table("segment", "memoryapp_segment", "status = 'closed'")
 FACTS_CURRENT = Table("fact", "memoryapp_fact", "status = 'active'")
 FACTS_ALL = Table("fact", "memoryapp_fact", "status IN ('active', 'superseded')")
-MESSAGES = Table("message", "memoryapp_message", "content <> ''")
+# Finished turns only: an answer still being written, or one that failed, is not memory.
+MESSAGES = Table("message", "memoryapp_message", "content <> '' AND status IN ('done', 'stopped')")
 
 
 def _vector(values: Sequence[float]) -> str:
@@ -88,11 +89,13 @@ def dense(
         condition += " AND NOT (id = ANY(%s::uuid[]))"
         params.append(list(exclude))
     exact = _owner_rows(table, owner_id) <= EXACT_SCAN_MAX_ROWS
-    # "+ 0" keeps the planner off the HNSW index: an exact scan over this owner's rows.
+    # "+ 0" keeps the planner off the HNSW index: an exact scan over this owner's rows, where
+    # ties are broken by id (the HNSW index can only serve an order by distance alone).
     distance = f"({column} <=> %s::vector)" + (" + 0" if exact else "")
+    order = "distance, id" if exact else "distance"
     sql = (
         f"SELECT id::text, {distance} AS distance FROM {table.name} "  # noqa: S608
-        f"WHERE {condition} ORDER BY distance LIMIT %s"
+        f"WHERE {condition} ORDER BY {order} LIMIT %s"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         if not exact:
@@ -101,7 +104,8 @@ def dense(
         cursor.execute(sql, [_vector(query), *params, limit])
         rows = cursor.fetchall()
     # relaxed_order may return neighbours slightly out of order.
-    return [Hit(table.kind, id_, 1 - float(d)) for id_, d in sorted(rows, key=lambda r: r[1])]
+    ordered = sorted(rows, key=lambda row: (row[1], row[0]))
+    return [Hit(table.kind, id_, 1 - float(distance)) for id_, distance in ordered]
 
 
 def lexical(

@@ -64,9 +64,6 @@ class Period:
     start: datetime
     end: datetime
 
-    def contains(self, moment: datetime | None) -> bool:
-        return moment is not None and self.start <= moment < self.end
-
     def overlaps(self, start: datetime | None, end: datetime | None) -> bool:
         if start is None:
             return False
@@ -95,7 +92,7 @@ def _season(question: str, now: datetime) -> Period | None:
 
 def _named_month(question: str, now: datetime) -> Period | None:
     """ "last May", "in March": the latest such month that has begun (dateparser misses them)."""
-    match = _MONTH.search(question)
+    match = next((m for m in _MONTH.finditer(question) if not _is_the_verb_may(m)), None)
     if not match:
         return None
     month = MONTHS.index(match.group(2).lower()) + 1
@@ -104,11 +101,18 @@ def _named_month(question: str, now: datetime) -> Period | None:
     else:
         year = (
             now.year
-            if month < now.month or (month == now.month and match.group(1) != "last")
+            if month < now.month or (month == now.month and match.group(1).lower() != "last")
             else now.year - 1
         )
     start = datetime(year, month, 1, tzinfo=UTC)
     return Period(start, _month_end(start))
+
+
+def _is_the_verb_may(match: re.Match[str]) -> bool:
+    """ "this may be": "may" in lower case with a word after it is the verb, not the month."""
+    if match.group(2) != "may" or match.group(3):
+        return False
+    return bool(re.match(r"\s+[a-z]", match.string[match.end() :]))
 
 
 def _month_end(start: datetime) -> datetime:
@@ -123,7 +127,8 @@ def _granular(text: str, moment: datetime) -> Period:
         return Period(
             datetime(day.year, 1, 1, tzinfo=UTC), datetime(day.year + 1, 1, 1, tzinfo=UTC)
         )
-    has_month = any(month in lowered or month[:3] in lowered.split() for month in MONTHS)
+    words = set(re.findall(r"[a-z]+", lowered))
+    has_month = any(month in words or month[:3] in words for month in MONTHS)
     has_day_number = bool(
         re.search(r"\b\d{1,2}(st|nd|rd|th)?\b", lowered.replace(str(day.year), ""))
     )

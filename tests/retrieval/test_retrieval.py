@@ -200,3 +200,48 @@ def test_what_do_you_know_about_me_lists_facts_with_sources() -> None:
     assert "Alice works as a nurse. [1]" in answer.content
     assert Citation.objects.get(answer=answer).message_ids == [said.pk]
     assert len(backend.calls) <= 1  # at most the title: the model did not write the list
+
+
+@pytest.mark.parametrize(
+    "status", [Message.Status.PENDING, Message.Status.STREAMING, Message.Status.FAILED]
+)
+def test_an_unfinished_or_failed_answer_is_not_memory(status: str) -> None:
+    alice = factories.user("alice")
+    chat = factories.conversation(alice)
+    text = "Your cat Whiskers is allergic to fish food."
+    factories.message(
+        chat,
+        text,
+        role=Message.Role.ASSISTANT,
+        status=status,
+        embedding=embed_texts([text])[0].tolist(),
+        created_at=NOW - timedelta(days=1),
+    )
+
+    units = retrieve_units(
+        owner=alice, question="Is Whiskers allergic to fish?", now=NOW, token_budget=512
+    )
+
+    assert units == []
+
+
+def test_an_owner_without_memory_gets_nothing_and_a_question_of_stopwords_is_safe() -> None:
+    alice, bob = factories.user("alice"), factories.user("bob")
+    remembered(bob, "I went hiking in the Alps with my brother.")
+
+    for question in ("Where did I go hiking?", "what is it?"):
+        assert retrieve_units(owner=alice, question=question, now=NOW, token_budget=512) == []
+    remembered(alice, "I went hiking in the Alps with my brother.")
+    assert retrieve_units(owner=alice, question="what is it?", now=NOW, token_budget=512) != []
+
+
+def test_retrieval_is_deterministic() -> None:
+    alice = factories.user("alice")
+    remembered(alice, "I went hiking in the Alps with my brother.", "We saw ibex.")
+    remembered(alice, "My brother moved to Zurich.", "He works at a bank.")
+    first, second = (
+        retrieve_units(owner=alice, question="What about my brother?", now=NOW, token_budget=60)
+        for _ in range(2)
+    )
+
+    assert first and first == second

@@ -24,11 +24,13 @@ _BACKCHANNEL = re.compile(
     r"me too|same|indeed|exactly|true|agreed|of course|definitely|absolutely)[\s!.,?:;)(-]*)+$",
     re.IGNORECASE,
 )
-# Openers and fillers removed from the start of a sentence.
+# Openers and fillers removed from the start of a sentence, when punctuation ends them
+# ("Oh, ...", "Hey Mel! ...", "Thanks Sam, ..."): without it the next word is content
+# ("So Caroline adopted a dog", "Great Britain voted").
 _OPENER = re.compile(
     r"^(?:(?:hi|hello|hey|hiya|oh|ah|well|so|um+|uh+|hmm+|okay|ok|yeah|yes|wow|haha+|lol|"
     r"thanks?(?: you)?(?: so much)?|great|nice|cool|sure|right|good (?:morning|afternoon|evening)"
-    r")(?:\s+\w+)?[\s!,.:;-]+)+",
+    r")(?:\s+\w+)?\s*[!,.:;-]+\s*)+",
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
@@ -69,7 +71,8 @@ def _clean_sentence(sentence: str) -> str:
 
 
 def _normalised(sentence: str) -> str:
-    return " ".join(_WORD.findall(sentence.lower()))
+    """The sentence's words and numbers, lower-cased: what makes two sentences repeats."""
+    return " ".join(re.findall(r"\w+", sentence.lower()))
 
 
 def _content_sentences(text: str, seen: set[str]) -> list[str]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from memoryapp.services.memory.denoise import (
     Utterance,
     compact_turn,
     extractive_summary,
+    retrieval_key,
     summary_candidates,
 )
 
@@ -54,3 +57,22 @@ def test_the_summary_is_the_most_central_sentences_in_their_order() -> None:
 
 def test_a_short_summary_keeps_every_candidate() -> None:
     assert extractive_summary(["Ann: One.", "Bob: Two."], max_sentences=3) == "Ann: One. Bob: Two."
+
+
+@pytest.mark.parametrize(
+    ("text", "compacted"),
+    [
+        ("So Caroline adopted a dog.", "So Caroline adopted a dog."),
+        ("Great Britain voted in 2016.", "Great Britain voted in 2016."),
+        ("Thanks Mel, that was kind.", "That was kind."),
+        ("Oh, I see. I moved to Lisbon. I am 42.", "I moved to Lisbon. I am 42."),
+    ],
+)
+def test_openers_go_only_when_punctuation_ends_them(text: str, compacted: str) -> None:
+    assert compact_turn(text) == compacted
+
+
+def test_sentences_that_differ_only_in_numbers_are_not_repeats() -> None:
+    key = retrieval_key([Utterance("Ann", "The flight is at 9 am. The flight is at 11 am.")])
+
+    assert key == "Ann: The flight is at 9 am. The flight is at 11 am."
