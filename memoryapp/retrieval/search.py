@@ -122,6 +122,8 @@ def lexical(
     owner's rows (so a name said everywhere weighs less than a rare word) times Postgres'
     length-normalised rank of that lexeme in the row. A question is not a conjunction: a row
     matching any lexeme is a candidate. Every count and scan is limited to the owner's rows.
+    The number of documents is all the owner's rows (an index-only count), not only those
+    the search may return: the difference is negligible, counting those would read the heap.
     """
     rows = (  # the owner's candidate rows, written out where used so each can use an index
         f"SELECT id, search_vector FROM {table.name} WHERE owner_id = %(owner)s "  # noqa: S608
@@ -136,7 +138,7 @@ def lexical(
         weighted AS (
             SELECT t.query, ln(1 + (n.total - d.df + 0.5) / (d.df + 0.5)) AS idf
             FROM terms t
-            CROSS JOIN (SELECT count(*) AS total FROM ({rows}) r) n
+            CROSS JOIN (SELECT count(*) AS total FROM {table.name} WHERE owner_id = %(owner)s) n
             CROSS JOIN LATERAL (
                 SELECT count(*) AS df FROM ({rows}) r WHERE r.search_vector @@ t.query
             ) d
