@@ -27,9 +27,11 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WORD = re.compile(r"[a-z0-9]+")
 # Below this many tokens left, nothing useful fits any more.
 MIN_USEFUL_TOKENS = 8
-# A longer turn (typically an assistant's long answer) shows only its sentences that share
-# the most words with the question, up to this many tokens.
+# A longer turn shows only its sentences that share the most words with the question, up to
+# this many tokens. The assistant's replies get less room than what the user said: the
+# user's own words are the memory, a reply is context for them (and often long).
 TURN_MAX_TOKENS = 100
+REPLY_MAX_TOKENS = 50
 # Words match on their first letters, a crude stemmer ("painting" finds "paints").
 STEM_LETTERS = 5
 GAP = "…"
@@ -69,8 +71,9 @@ def turn_line(message: Message, question: frozenset[str] = frozenset()) -> str:
     """ "speaker: text", compacted, and trimmed around the question's words when long."""
     speaker = message.speaker or message.role
     text = compact_turn(message.content)
-    if count_tokens(text) > TURN_MAX_TOKENS:
-        text = _trimmed(text, question, TURN_MAX_TOKENS - count_tokens(f"{speaker}:"))
+    limit = REPLY_MAX_TOKENS if message.role == Message.Role.ASSISTANT else TURN_MAX_TOKENS
+    if count_tokens(text) > limit:
+        text = _trimmed(text, question, limit - count_tokens(f"{speaker}:"))
     return f"{speaker}: {text}"
 
 

@@ -5,21 +5,32 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from memoryapp.models import Fact, Message
-from memoryapp.retrieval.packing import TURN_MAX_TOKENS, Candidate, count_tokens, pack, stems
+from memoryapp.retrieval.packing import (
+    REPLY_MAX_TOKENS,
+    TURN_MAX_TOKENS,
+    Candidate,
+    count_tokens,
+    pack,
+    stems,
+)
 
 DAY = datetime(2024, 5, 10, 9, tzinfo=UTC)
 CHAT = uuid.uuid4()
 SEGMENT = uuid.uuid4()
 
 
-def turn(sequence: int, content: str, segment: uuid.UUID | None = SEGMENT) -> Message:
+def turn(
+    sequence: int, content: str, segment: uuid.UUID | None = SEGMENT, role: str = "user"
+) -> Message:
     return Message(
         id=uuid.uuid4(),
         conversation_id=CHAT,
         sequence=sequence,
-        speaker="Ann",
-        role="user",
+        speaker="Ann" if role == "user" else "",
+        role=role,
         content=content,
         created_at=DAY,
         segment_id=segment,
@@ -81,16 +92,25 @@ def test_messages_already_in_the_prompt_and_facts_they_cover_are_left_out() -> N
     assert units[0].kind == "fact" and units[0].ref_id == other.pk
 
 
-def test_a_long_turn_shows_the_sentences_about_the_question() -> None:
-    towns = ["Aveiro", "Braga", "Coimbra", "Evora", "Faro", "Guarda", "Leiria", "Lagos", "Viseu"]
-    before = " ".join(f"The traffic in {town} was slow again today." for town in towns)
-    after = " ".join(f"The rain in {town} stopped at noon." for town in towns)
-    long = turn(1, f"{before} My sister Mia is getting married in Porto. {after}")
+TOWNS = ["Aveiro", "Braga", "Coimbra", "Evora", "Faro", "Guarda", "Leiria", "Lagos", "Viseu"]
+LONG_TEXT = (
+    " ".join(f"The traffic in {town} was slow again today." for town in TOWNS)
+    + " My sister Mia is getting married in Porto. "
+    + " ".join(f"The rain in {town} stopped at noon." for town in TOWNS)
+)
+
+
+@pytest.mark.parametrize(
+    ("role", "limit"), [("user", TURN_MAX_TOKENS), ("assistant", REPLY_MAX_TOKENS)]
+)
+def test_a_long_turn_shows_the_sentences_about_the_question(role: str, limit: int) -> None:
+    long = turn(1, LONG_TEXT, role=role)
 
     (unit,) = pack(
         [Candidate(1.0, message=long)], budget=500, seen=set(), question=stems("Mia's wedding?")
     )
 
-    assert "My sister Mia is getting married in Porto." in unit.text
-    assert "…" in unit.text
-    assert count_tokens(unit.text.split("\n")[1]) <= TURN_MAX_TOKENS
+    line = unit.text.split("\n")[1]
+    assert "My sister Mia is getting married in Porto." in line
+    assert "…" in line
+    assert limit - 20 < count_tokens(line) <= limit
