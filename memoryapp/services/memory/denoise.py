@@ -156,8 +156,13 @@ def _tfidf_vectors(texts: Sequence[str]) -> NDArray[np.float64]:
 
 
 def _content_words(text: str) -> list[str]:
-    words = (word.lower().strip("'-") for word in _WORD.findall(text))
-    return [word for word in words if len(word) >= 3 and word not in STOPWORDS]
+    return [word for word in map(_content_word, _WORD.findall(text)) if word]
+
+
+def _content_word(word: str) -> str:
+    """The word lower-cased, or "" when it is a stopword or shorter than three letters."""
+    lowered = word.lower().strip("'-")
+    return lowered if len(lowered) >= 3 and lowered not in STOPWORDS else ""
 
 
 # A long segment is represented by at most this many sentences, spread evenly over it.
@@ -186,8 +191,8 @@ def keywords(texts: Sequence[str], *, limit: int = 8) -> list[str]:
     capitalised: set[str] = set()
     for text in texts:
         for word in _WORD.findall(text):
-            lowered = word.lower().strip("'-")
-            if lowered in STOPWORDS or len(lowered) < 3:
+            lowered = _content_word(word)
+            if not lowered:
                 continue
             counts[lowered] += 1
             if word[0].isupper():
