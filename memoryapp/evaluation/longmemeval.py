@@ -6,6 +6,10 @@ by the pipeline, and the question asked of the chat's retrieval at its `question
 a budget of 4096 tokens. Scored are the questions whose evidence is on the user side:
 abstention questions ("_abs") and questions without a user turn marked `has_answer` are
 skipped (and not imported). Groups are the question types.
+
+The turn baselines index the user's turns only, as LongMemEval's own turn-level retrieval
+does (its `run_retrieval.py` builds the corpus from user turns); the chat's retrieval
+searches both roles, as it does for any user.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from memoryapp.evaluation.longmemeval_data import (
 )
 from memoryapp.evaluation.memory_runner import EvalQuestion, RunPlan, evaluate
 from memoryapp.evaluation.recall_report import Scoreboard
+from memoryapp.models import Message
 
 HELP = "evidence recall of the chat's retrieval on a LongMemEval file, next to turn baselines"
 KS = (1, 3, 5, 10, 20, 30, 50)
@@ -59,6 +64,7 @@ def evaluate_longmemeval(options: Mapping[str, Any], write: Callable[[str], None
         ks=KS,
         budgets=BUDGETS,
         answer_budget=memory_benchmark.answer_budget(options),
+        baseline_roles=(Message.Role.USER,),
     )
     return evaluate(plan, map(longmemeval_history, scored), list(map(eval_question, scored)), write)
 

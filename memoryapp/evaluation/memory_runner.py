@@ -62,6 +62,8 @@ class RunPlan:
     ks: tuple[int, ...]
     budgets: tuple[int, ...]
     answer_budget: int | None = None  # None: no question answering
+    # Whose turns the baselines index: None, everyone's; ("user",), the user's alone.
+    baseline_roles: tuple[str, ...] | None = None
 
     @property
     def retrieval_budget(self) -> int:
@@ -173,7 +175,7 @@ def _units_file(path: Path | None) -> Iterator[IO[str] | None]:
 
 def _score_owner(run: Run, owner: User, questions: list[EvalQuestion], out: IO[str] | None) -> None:
     with run.timings.measure("baselines"):
-        turns = owner_turns(owner)
+        turns = owner_turns(owner, roles=run.plan.baseline_roles)
     for question in questions:
         if run.retriever is not None:
             with run.timings.measure("memoryapp retrieval (a call per budget)"):
@@ -236,9 +238,12 @@ def _answer(run: Run, question: EvalQuestion, retrieved: Retrieved) -> None:
     run.answers.add(question.group, token_f1(reply, question.answer))
 
 
-def owner_turns(owner: User) -> OwnerTurns:
-    """The owner's turns in time order, as "speaker: text" units (one query)."""
+def owner_turns(owner: User, roles: tuple[str, ...] | None = None) -> OwnerTurns:
+    """The owner's turns in time order (only those of `roles`, when given), as
+    "speaker: text" units (one query)."""
     rows = Message.objects.filter(owner=owner).order_by("created_at", "sequence", "pk")
+    if roles is not None:
+        rows = rows.filter(role__in=roles)
     units, texts, vectors, present = [], [], [], []
     for external_id, speaker, role, content, embedding in rows.values_list(
         "external_id", "speaker", "role", "content", "embedding"

@@ -6,9 +6,10 @@ that can point at them (MemGAS' multi-granularity idea):
 - their own lists: dense similarity and full-text rank, fused by reciprocal rank;
 - their segment's lists (retrieval key, summary, full text): a turn inside a segment about
   the question's topic gains the segment's fused score;
-- their neighbours: the turn just before (typically the question a turn answers) and, less,
-  the turn just after lend part of their score, because a remembered thing is often spread
-  over a question and its answer;
+- their neighbours: an answer gains part of the score of the question just before it (a
+  turn with a "?"), and, less, a question part of its answer's, because a remembered thing
+  is often spread over a question and its answer; statements lend nothing, so a long
+  exchange does not drag in every follow-up around a match;
 - the person the question is about: when it names exactly one of the speakers, that
   speaker's turns gain, because what a question asks about a person is usually said by that
   person; a question in the first person ("what did I ...") is about the user, whose own
@@ -17,7 +18,8 @@ that can point at them (MemGAS' multi-granularity idea):
 
 Facts are scored by the fusion of their own two lists alone, so a fact outranks the turns
 it came from only when it matches the question better than they do. The weights were chosen on the
-aggregate of the LoCoMo development split (`memory_eval locomo`), never on single questions.
+aggregates of the LoCoMo and LongMemEval development splits (`memory_eval`), never on single
+questions: LoCoMo's short turns need their neighbours, LongMemEval's long ones do not.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ from memoryapp.retrieval.search import Hit
 from memoryapp.retrieval.time_hints import Period
 
 RRF_K = 20
-SEGMENT_WEIGHT = 0.4
-NEIGHBOUR_WEIGHT = 0.5
+SEGMENT_WEIGHT = 0.2
+NEIGHBOUR_WEIGHT = 0.25
 PREVIOUS_SHARE = 1.0
 NEXT_SHARE = 0.5
 # Fractions of the best turn's score.
-FOCUS_BOOST = 0.3
+FOCUS_BOOST = 0.6
 TIME_BOOST = 0.5
 
 
@@ -114,12 +116,13 @@ def score_turns(
         for m in messages
     }
     position = {(m.conversation_id, m.sequence): m.pk for m in messages}
+    asks = {m.pk for m in messages if "?" in m.content}
     scores = {}
     for m in messages:
         before = position.get((m.conversation_id, m.sequence - 1))
         after = position.get((m.conversation_id, m.sequence + 1))
-        lent = PREVIOUS_SHARE * own.get(before, 0.0) if before else 0.0
-        lent += NEXT_SHARE * own.get(after, 0.0) if after else 0.0
+        lent = PREVIOUS_SHARE * own.get(before, 0.0) if before and before in asks else 0.0
+        lent += NEXT_SHARE * own.get(after, 0.0) if after and m.pk in asks else 0.0
         scores[m.pk] = own[m.pk] + NEIGHBOUR_WEIGHT * lent
     best = max(scores.values(), default=0.0)
     for m in messages:

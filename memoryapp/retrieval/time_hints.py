@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import dateparser
 from dateparser.search import search_dates
 
 MONTHS = [
@@ -37,13 +38,31 @@ _MONTH = re.compile(
     re.IGNORECASE,
 )
 _YEAR_ONLY = re.compile(r"^(?:in\s+)?(19|20)\d\d$")
-_RELATIVE = re.compile(r"\b(ago|yesterday|today|last|this|past|week|weekend)\b", re.IGNORECASE)
+# A relative expression names a period only with an anchor: "a week" alone ("twice a week")
+# is a frequency, "a week ago" or "last week" a time.
+_ANCHOR = re.compile(
+    r"\b(ago|yesterday|today|tonight|last|this|past|previous|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.IGNORECASE,
+)
+_VAGUE_COUNTS = {"few": "3", "couple of": "2", "several": "4"}
+_SPAN = re.compile(
+    r"\b(?:past|last|previous)\s+(few|couple of|several|\d+|"
+    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(days|weeks|months|years)\b",
+    re.IGNORECASE,
+)
+_WEEKEND = re.compile(r"\b(last|this|past|the)\s+weekend\b", re.IGNORECASE)
+_LEADING_IN = re.compile(r"^in\s+", re.IGNORECASE)
 # "Did"/"used to"/"before": the question asks about the past, where superseded facts belong.
 _PAST = re.compile(
     r"\b(used to|previously|before|formerly|former|earlier|ago|did|was|were|had|"
     r"last (?:year|month|week|spring|summer|autumn|fall|winter))\b",
     re.IGNORECASE,
 )
+
+
+# How loosely "N ... ago" is meant, as a fraction of the distance.
+APPROXIMATION = 0.2
 
 
 def dateparser_settings(relative_to: datetime) -> dict[str, Any]:
@@ -90,6 +109,38 @@ def _season(question: str, now: datetime) -> Period | None:
     return None
 
 
+def _span(question: str, now: datetime) -> Period | None:
+    """ "in the past three months", "over the last few weeks": from that long ago until now."""
+    match = _SPAN.search(question)
+    if not match:
+        return None
+    count = _VAGUE_COUNTS.get(match.group(1).lower(), match.group(1))
+    start = _days_ago(f"{count} {match.group(2)} ago", now)
+    if start is None:
+        return None
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    return Period(day, now + timedelta(days=1))
+
+
+def _days_ago(expression: str, now: datetime) -> datetime | None:
+    """ "3 months ago" counted back from `now` to the day (not to the 1st of that month)."""
+    settings = {**dateparser_settings(now), "PREFER_DAY_OF_MONTH": "current"}
+    return dateparser.parse(expression, languages=["en"], settings=settings)
+
+
+def _weekend(question: str, now: datetime) -> Period | None:
+    """ "last weekend": the latest Saturday and Sunday that have ended; "this weekend": the
+    one under way or just past."""
+    match = _WEEKEND.search(question)
+    if not match:
+        return None
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    saturday = today - timedelta(days=(today.weekday() - 5) % 7)
+    if match.group(1).lower() == "last" and saturday + timedelta(days=2) > now:
+        saturday -= timedelta(days=7)
+    return Period(saturday, saturday + timedelta(days=2))
+
+
 def _named_month(question: str, now: datetime) -> Period | None:
     """ "last May", "in March": the latest such month that has begun (dateparser misses them)."""
     match = next((m for m in _MONTH.finditer(question) if not _is_the_verb_may(m)), None)
@@ -119,8 +170,10 @@ def _month_end(start: datetime) -> datetime:
     return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
 
 
-def _granular(text: str, moment: datetime) -> Period:
-    """The period a matched expression names: a year, a month, a week or a day."""
+def _granular(text: str, moment: datetime, now: datetime) -> Period:
+    """The period a matched expression names: a year, a month, a week or a day. "N days /
+    weeks / months ago" is remembered loosely, the more so the longer ago: the period is
+    widened by a fifth of the distance on each side."""
     lowered = text.lower().strip()
     day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     if _YEAR_ONLY.match(lowered):
@@ -136,15 +189,24 @@ def _granular(text: str, moment: datetime) -> Period:
         start = day.replace(day=1)
         return Period(start, _month_end(start))
     if "week" in lowered:
-        return Period(day - timedelta(days=3), day + timedelta(days=4))
-    if "month" in lowered:
-        return Period(day - timedelta(days=15), day + timedelta(days=16))
-    return Period(day - timedelta(days=1), day + timedelta(days=2))
+        margin = timedelta(days=3)
+    elif "month" in lowered:
+        margin = timedelta(days=15)
+    else:
+        margin = timedelta(days=1)
+    if "ago" in words:
+        margin = max(margin, (now - moment) * APPROXIMATION)
+    return Period(day - margin, day + margin + timedelta(days=1))
 
 
 def question_period(question: str, now: datetime) -> Period | None:
     """The period the question refers to, or None when it names no time."""
-    named = _season(question, now) or _named_month(question, now)
+    named = (
+        _span(question, now)
+        or _season(question, now)
+        or _named_month(question, now)
+        or _weekend(question, now)
+    )
     if named is not None:
         return named
     found = search_dates(question, languages=["en"], settings=dateparser_settings(now))
@@ -152,7 +214,23 @@ def question_period(question: str, now: datetime) -> Period | None:
         # search_dates also reads words like "may" (the verb) or "now" as dates.
         if len(text.strip()) < 3 or text.strip().lower() in {"may", "now", "sat", "sun", "mon"}:
             continue
-        if moment > now + timedelta(days=1) and not _RELATIVE.search(text):
+        if _is_relative(text) and not _ANCHOR.search(text):
             continue
-        return _granular(text, moment)
+        if "ago" in text.lower():
+            # Counted back to the day; search_dates reads "in a week ago" as a week ahead.
+            reread = _days_ago(_LEADING_IN.sub("", text.strip()), now)
+            if reread is None:
+                continue
+            moment = reread
+        if moment > now + timedelta(days=1):
+            continue
+        return _granular(text, moment, now)
     return None
+
+
+def _is_relative(text: str) -> bool:
+    """No year, month name or day number: a period said relative to now."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    if any(month in words or month[:3] in words for month in MONTHS):
+        return False
+    return not re.search(r"\d", text) or bool(re.search(r"\bago\b", text, re.IGNORECASE))

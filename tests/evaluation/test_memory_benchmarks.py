@@ -23,9 +23,11 @@ import memoryapp.retrieval
 from memoryapp.evaluation import EvaluationError, memory_benchmark, scratch
 from memoryapp.evaluation.locomo import evaluate_locomo
 from memoryapp.evaluation.longmemeval import evaluate_longmemeval
+from memoryapp.evaluation.memory_runner import owner_turns
 from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Message
+from tests import factories
 from tests.evaluation.samples import LOCOMO_SAMPLE, LONGMEMEVAL, write_json
 
 
@@ -240,3 +242,18 @@ def test_only_the_scratch_database_counts_as_scratch(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setenv(scratch.SCRATCH_VARIABLE, settings.DATABASE_URL)
     assert scratch.in_scratch_database()
+
+
+@pytest.mark.django_db
+def test_the_baselines_can_index_the_users_turns_alone() -> None:
+    owner = factories.user("lme-roles")
+    chat = factories.conversation(owner)
+    factories.message(chat, "I adopted a greyhound.", external_id="s1:0")
+    factories.message(chat, "Greyhounds love to sleep.", role="assistant", external_id="s1:1")
+
+    everyone = owner_turns(owner)
+    users = owner_turns(owner, roles=(Message.Role.USER,))
+
+    assert [unit.turn_ids for unit in everyone.units] == [{"s1:0"}, {"s1:1"}]
+    assert [unit.turn_ids for unit in users.units] == [{"s1:0"}]
+    assert users.bm25.size == 1 and users.embeddings.shape[0] == 1

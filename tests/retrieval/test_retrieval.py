@@ -146,25 +146,26 @@ def test_segments_are_given_as_their_dated_turns_under_one_date() -> None:
     )
 
 
-def test_the_person_the_question_names_and_the_turn_before_an_answer_count() -> None:
+def test_an_answer_comes_with_the_question_it_answers() -> None:
     alice = factories.user("alice")
     chat = factories.conversation(alice)
     at = NOW - timedelta(days=3)
     lines = [
         ("Mel", "Have you been painting lately?"),
         ("Caroline", "Yes, a sunset over the lake."),
-        ("Mel", "I painted a sunset last year, too."),
         ("Caroline", "I am researching adoption agencies."),
     ]
     for i, (speaker, text) in enumerate(lines):
         factories.message(chat, text, speaker=speaker, created_at=at + timedelta(minutes=i))
 
     units = retrieve_units(
-        owner=alice, question="What did Caroline paint?", now=NOW, token_budget=14
+        owner=alice, question="What did Caroline paint?", now=NOW, token_budget=24
     )
 
+    # The answer shares no word with the question: it is found through the question it answers.
     assert [unit.text for unit in units] == [
-        f"[{at.day} {at:%B %Y}]\nCaroline: A sunset over the lake."
+        f"[{at.day} {at:%B %Y}]\nMel: Have you been painting lately?\n"
+        "Caroline: A sunset over the lake."
     ]
 
 

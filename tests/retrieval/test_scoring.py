@@ -26,7 +26,11 @@ CHAT = uuid.uuid4()
 
 
 def turn(
-    sequence: int, speaker: str = "Ann", at: datetime = DAY, segment: uuid.UUID | None = None
+    sequence: int,
+    speaker: str = "Ann",
+    at: datetime = DAY,
+    segment: uuid.UUID | None = None,
+    content: str = "",
 ) -> Message:
     return Message(
         id=uuid.uuid4(),
@@ -34,7 +38,7 @@ def turn(
         sequence=sequence,
         speaker=speaker,
         role="user",
-        content=f"turn {sequence}",
+        content=content or f"turn {sequence}",
         created_at=at,
         segment_id=segment,
     )
@@ -48,16 +52,34 @@ def test_fusion_adds_reciprocal_ranks_over_lists() -> None:
     assert scores["b"] > scores["a"] > 0
 
 
-def test_a_turn_borrows_from_the_turn_before_more_than_from_the_one_after() -> None:
+def test_an_answer_borrows_from_its_question_more_than_a_question_from_its_answer() -> None:
+    question, answer = turn(1, content="Did you paint?"), turn(2, content="Yes, a sunset.")
+
+    found_question = score_turns(
+        [question, answer],
+        TurnEvidence(turns={str(question.pk): 1.0}, segments={}),
+        focus=None,
+        period=None,
+    )
+    found_answer = score_turns(
+        [question, answer],
+        TurnEvidence(turns={str(answer.pk): 1.0}, segments={}),
+        focus=None,
+        period=None,
+    )
+
+    assert found_question[answer.pk] == NEIGHBOUR_WEIGHT * PREVIOUS_SHARE
+    assert found_answer[question.pk] == NEIGHBOUR_WEIGHT * NEXT_SHARE
+    assert found_question[answer.pk] > found_answer[question.pk]
+
+
+def test_statements_lend_nothing_to_their_neighbours() -> None:
     before, middle, after = turn(1), turn(2), turn(3)
     evidence = TurnEvidence(turns={str(middle.pk): 1.0}, segments={})
 
     scores = score_turns([before, middle, after], evidence, focus=None, period=None)
 
-    assert scores[middle.pk] == 1.0
-    assert scores[after.pk] == NEIGHBOUR_WEIGHT * PREVIOUS_SHARE
-    assert scores[before.pk] == NEIGHBOUR_WEIGHT * NEXT_SHARE
-    assert scores[after.pk] > scores[before.pk]
+    assert scores == {before.pk: 0.0, middle.pk: 1.0, after.pk: 0.0}
 
 
 def test_turns_gain_their_segments_score() -> None:

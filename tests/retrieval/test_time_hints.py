@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -46,9 +46,57 @@ def test_relative_expressions_resolve_against_the_moment_asked() -> None:
     assert period.start <= datetime(2024, 5, 6, tzinfo=UTC) < period.end
 
 
+def test_in_a_week_ago_is_a_week_ago_not_a_week_ahead() -> None:
+    period = question_period("What event did I take part in a week ago?", NOW)
+
+    assert period is not None
+    assert period.start <= datetime(2024, 5, 13, tzinfo=UTC) < period.end
+    assert period.end <= NOW
+
+
+def test_the_longer_ago_the_looser_the_period() -> None:
+    recent = question_period("What did I buy 3 days ago?", NOW)
+    distant = question_period("What did I buy ten weeks ago?", NOW)
+
+    assert recent is not None and distant is not None
+    assert recent.end - recent.start == timedelta(days=3)  # the day, a day either side
+    # Ten weeks is 70 days: a fifth of that (14 days) either side of the day.
+    assert distant.end - distant.start == timedelta(days=29)
+
+
+@pytest.mark.parametrize(
+    ("question", "start"),
+    [
+        ("What trips did I take in the past three months?", datetime(2024, 2, 20, tzinfo=UTC)),
+        ("Which books have I read over the last few weeks?", datetime(2024, 4, 29, tzinfo=UTC)),
+        ("What did I cook in the past 10 days?", datetime(2024, 5, 10, tzinfo=UTC)),
+    ],
+)
+def test_the_past_n_months_runs_from_then_until_now(question: str, start: datetime) -> None:
+    assert question_period(question, NOW) == Period(start, NOW + timedelta(days=1))
+
+
+def test_last_weekend_is_the_latest_weekend_that_has_ended() -> None:
+    monday = NOW  # 20 May 2024
+    sunday = datetime(2024, 5, 26, 15, tzinfo=UTC)
+    saturday_18th = Period(datetime(2024, 5, 18, tzinfo=UTC), datetime(2024, 5, 20, tzinfo=UTC))
+
+    assert question_period("What did I do last weekend?", monday) == saturday_18th
+    assert question_period("What did I do last weekend?", sunday) == saturday_18th
+    assert question_period("Any plans this weekend?", sunday) == Period(
+        datetime(2024, 5, 25, tzinfo=UTC), datetime(2024, 5, 27, tzinfo=UTC)
+    )
+
+
 @pytest.mark.parametrize(
     "question",
-    ["Do you think this may be an allergy?", "I may go to Lisbon, is that wise?", "How are you?"],
+    [
+        "Do you think this may be an allergy?",
+        "I may go to Lisbon, is that wise?",
+        "How are you?",
+        "How many days a week do I go to the gym?",
+        "I swim twice a month, is that enough?",
+    ],
 )
 def test_no_time_is_read_into_questions_that_name_none(question: str) -> None:
     assert question_period(question, NOW) is None
