@@ -135,7 +135,7 @@ class Message(models.Model):
                 name="message_answer_queue",
                 condition=Q(status__in=["pending", "streaming"]),
             ),
-            GinIndex(fields=["search_vector"]),
+            GinIndex(fields=["owner", "search_vector"], name="message_owner_search"),
             HnswIndex(
                 name="message_embedding_hnsw",
                 fields=["embedding"],

@@ -141,7 +141,7 @@ class Segment(JobState):
         indexes = [
             models.Index(fields=["owner", "start_at"]),
             models.Index(fields=["job_status", "next_attempt_at"], name="segment_job_queue"),
-            GinIndex(fields=["search_vector"]),
+            GinIndex(fields=["owner", "search_vector"], name="segment_owner_search"),
             _hnsw("segment_key_hnsw", "key_embedding"),
             _hnsw("segment_summary_hnsw", "summary_embedding"),
         ]
@@ -241,7 +241,7 @@ class Fact(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "status"]),
-            GinIndex(fields=["search_vector"]),
+            GinIndex(fields=["owner", "search_vector"], name="fact_owner_search"),
             _hnsw("fact_embedding_hnsw", "embedding"),
         ]
 

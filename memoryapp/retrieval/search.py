@@ -12,6 +12,9 @@ The exact scan reads the owner's vectors from a covering B-tree per embedding co
 scattered over the table as everyone talks, but the index keeps each owner's vectors
 together (Postgres maintains it on every insert), so the scan is an index-only scan of about
 one page per four rows instead of a random heap page per row.
+
+The full-text lists use GIN indexes on (owner_id, search_vector) (migration 0006), so a
+word's matches are looked up among the owner's rows only, not among everyone's.
 """
 
 from __future__ import annotations

@@ -208,3 +208,18 @@ def test_exact_route_reads_only_the_owners_covering_index(table: search.Table, c
         cursor.execute("RESET enable_seqscan")
     assert "Index Only Scan using" in plan, plan
     assert "_owner_exact" in plan, plan
+
+
+@pytest.mark.parametrize("table", ["memoryapp_segment", "memoryapp_message", "memoryapp_fact"])
+def test_full_text_indexes_lead_with_the_owner(table: str) -> None:
+    """Every query is per owner: a full-text index without the owner would make each word's
+    matches in everyone's rows a heap visit (migration 0006)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            [table, "% USING gin %"],
+        )
+        definitions = [row[0] for row in cursor.fetchall()]
+
+    assert definitions
+    assert all("USING gin (owner_id, search_vector)" in d for d in definitions), definitions
