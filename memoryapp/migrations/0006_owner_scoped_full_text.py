@@ -6,15 +6,22 @@ page visit per row: at a million segments a common word costs tens of thousands 
 for an owner who holds a few thousand of them. With the owner's id in the index, the bitmap
 holds the owner's matching rows only, so the work per query follows the owner's memory, not
 the table's. The owner-less indexes go: no query uses them.
+
+The indexes are built and dropped concurrently (outside a transaction), so a deployment
+with a large history keeps taking messages while this migration runs.
 """
 
 from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.operations import BtreeGinExtension
+from django.contrib.postgres.operations import (
+    AddIndexConcurrently,
+    BtreeGinExtension,
+    RemoveIndexConcurrently,
+)
 from django.db import migrations
 
-# (model, index dropped, index created)
+# (model, index replaced, its replacement)
 INDEXES = (
     ("segment", "memoryapp_s_search__96bf2f_gin", "segment_owner_search"),
     ("message", "memoryapp_m_search__dbc610_gin", "message_owner_search"),
@@ -23,6 +30,7 @@ INDEXES = (
 
 
 class Migration(migrations.Migration):
+    atomic = False
     dependencies = [("memoryapp", "0005_dense_exact_scan")]
 
     operations = [
@@ -30,11 +38,11 @@ class Migration(migrations.Migration):
         *(
             operation
             for model, old, new in INDEXES
-            for operation in (
-                migrations.RemoveIndex(model_name=model, name=old),
-                migrations.AddIndex(
+            for operation in (  # the new index first: queries are never without one
+                AddIndexConcurrently(
                     model_name=model, index=GinIndex(fields=["owner", "search_vector"], name=new)
                 ),
+                RemoveIndexConcurrently(model_name=model, name=old),
             )
         ),
     ]

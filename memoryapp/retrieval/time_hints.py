@@ -45,13 +45,19 @@ _ANCHOR = re.compile(
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.IGNORECASE,
 )
-_VAGUE_COUNTS = {"few": "3", "couple of": "2", "several": "4"}
+_VAGUE_COUNTS = {"a few": "3", "few": "3", "a couple of": "2", "couple of": "2", "several": "4"}
+_VAGUE_AGO = re.compile(r"\b(a few|a couple of|several)\s+(days|weeks|months|years)\s+ago\b", re.I)
+# "in the past three months", "over the last few weeks", "in the past month": until now. Not
+# "the last two days of my trip" (of what follows), nor "last month" (the calendar month).
 _SPAN = re.compile(
-    r"\b(?:past|last|previous)\s+(few|couple of|several|\d+|"
-    r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+(days|weeks|months|years)\b",
+    r"\b(?:(?:past|last|previous)\s+(few|couple of|several|\d+|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve)\s+(days|weeks|months|years)|past\s+(day|week|month|year))"
+    r"\b(?!\s+of\b)",
     re.IGNORECASE,
 )
-_WEEKEND = re.compile(r"\b(last|this|past|the)\s+weekend\b", re.IGNORECASE)
+_CALENDAR = re.compile(r"\b(last|this)\s+(month|year)\b(?!\s+of\b)", re.IGNORECASE)
+_WEEKEND = re.compile(r"\b(last|this|past)\s+weekend\b", re.IGNORECASE)
+_AGO = re.compile(r"\bago\b", re.IGNORECASE)
 _LEADING_IN = re.compile(r"^in\s+", re.IGNORECASE)
 # "Did"/"used to"/"before": the question asks about the past, where superseded facts belong.
 _PAST = re.compile(
@@ -63,6 +69,7 @@ _PAST = re.compile(
 
 # How loosely "N ... ago" is meant, as a fraction of the distance.
 APPROXIMATION = 0.2
+MONDAY = 0
 
 
 def dateparser_settings(relative_to: datetime) -> dict[str, Any]:
@@ -114,8 +121,11 @@ def _span(question: str, now: datetime) -> Period | None:
     match = _SPAN.search(question)
     if not match:
         return None
-    count = _VAGUE_COUNTS.get(match.group(1).lower(), match.group(1))
-    start = _days_ago(f"{count} {match.group(2)} ago", now)
+    if match.group(3):  # "the past month": one of them
+        count, unit = "1", match.group(3)
+    else:
+        count, unit = _VAGUE_COUNTS.get(match.group(1).lower(), match.group(1)), match.group(2)
+    start = _days_ago(f"{count} {unit} ago", now)
     if start is None:
         return None
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -129,16 +139,35 @@ def _days_ago(expression: str, now: datetime) -> datetime | None:
 
 
 def _weekend(question: str, now: datetime) -> Period | None:
-    """ "last weekend": the latest Saturday and Sunday that have ended; "this weekend": the
-    one under way or just past."""
+    """ "last weekend": the latest Saturday and Sunday that have ended. "This weekend": the
+    one under way; on a Monday the one just past, later in the week the coming one."""
     match = _WEEKEND.search(question)
     if not match:
         return None
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    saturday = today - timedelta(days=(today.weekday() - 5) % 7)
-    if match.group(1).lower() == "last" and saturday + timedelta(days=2) > now:
+    saturday = today - timedelta(days=(today.weekday() - 5) % 7)  # the latest, maybe today
+    weekend_over = saturday + timedelta(days=2) <= now
+    if match.group(1).lower() == "this" and weekend_over and today.weekday() != MONDAY:
+        saturday += timedelta(days=7)
+    elif match.group(1).lower() != "this" and not weekend_over:
         saturday -= timedelta(days=7)
     return Period(saturday, saturday + timedelta(days=2))
+
+
+def _calendar(question: str, now: datetime) -> Period | None:
+    """ "last month", "this year": the calendar month or year."""
+    match = _CALENDAR.search(question)
+    if not match:
+        return None
+    this_month = datetime(now.year, now.month, 1, tzinfo=UTC)
+    this_year = datetime(now.year, 1, 1, tzinfo=UTC)
+    last = match.group(1).lower() == "last"
+    if match.group(2).lower() == "month":
+        previous = datetime(now.year - (now.month == 1), (now.month - 2) % 12 + 1, 1, tzinfo=UTC)
+        return Period(previous, this_month) if last else Period(this_month, _month_end(this_month))
+    if last:
+        return Period(this_year.replace(year=now.year - 1), this_year)
+    return Period(this_year, this_year.replace(year=now.year + 1))
 
 
 def _named_month(question: str, now: datetime) -> Period | None:
@@ -195,7 +224,7 @@ def _granular(text: str, moment: datetime, now: datetime) -> Period:
     else:
         margin = timedelta(days=1)
     if "ago" in words:
-        margin = max(margin, (now - moment) * APPROXIMATION)
+        margin = max(margin, timedelta(days=round((now - moment).days * APPROXIMATION)))
     return Period(day - margin, day + margin + timedelta(days=1))
 
 
@@ -203,12 +232,16 @@ def question_period(question: str, now: datetime) -> Period | None:
     """The period the question refers to, or None when it names no time."""
     named = (
         _span(question, now)
+        or _calendar(question, now)
         or _season(question, now)
         or _named_month(question, now)
         or _weekend(question, now)
     )
     if named is not None:
         return named
+    question = _VAGUE_AGO.sub(
+        lambda m: f"{_VAGUE_COUNTS[m.group(1).lower()]} {m.group(2)} ago", question
+    )
     found = search_dates(question, languages=["en"], settings=dateparser_settings(now))
     for text, moment in found or []:
         # search_dates also reads words like "may" (the verb) or "now" as dates.
@@ -216,7 +249,12 @@ def question_period(question: str, now: datetime) -> Period | None:
             continue
         if _is_relative(text) and not _ANCHOR.search(text):
             continue
-        if "ago" in text.lower():
+        if re.search(rf"{re.escape(text)}\s+of\b", question):  # "the last days of my trip"
+            continue
+        years = {int(year) for year in re.findall(r"\b(?:19|20)\d\d\b", text)}
+        if years and moment.year not in years:  # "three months of 2022" read as 2024
+            continue
+        if _AGO.search(text):
             # Counted back to the day; search_dates reads "in a week ago" as a week ahead.
             reread = _days_ago(_LEADING_IN.sub("", text.strip()), now)
             if reread is None:
@@ -229,8 +267,8 @@ def question_period(question: str, now: datetime) -> Period | None:
 
 
 def _is_relative(text: str) -> bool:
-    """No year, month name or day number: a period said relative to now."""
+    """No year and no month name: a period said relative to now ("3 days", "a week")."""
     words = set(re.findall(r"[a-z]+", text.lower()))
     if any(month in words or month[:3] in words for month in MONTHS):
         return False
-    return not re.search(r"\d", text) or bool(re.search(r"\bago\b", text, re.IGNORECASE))
+    return not re.search(r"\b(?:19|20)\d\d\b", text)
