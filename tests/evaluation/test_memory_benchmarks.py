@@ -20,7 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 import memoryapp.retrieval
-from memoryapp.evaluation import EvaluationError, memory_benchmark, scratch
+from memoryapp.evaluation import EvaluationError, memory_benchmark, memory_runner, scratch
 from memoryapp.evaluation.locomo import evaluate_locomo
 from memoryapp.evaluation.longmemeval import evaluate_longmemeval
 from memoryapp.evaluation.memory_runner import owner_turns
@@ -242,6 +242,31 @@ def test_only_the_scratch_database_counts_as_scratch(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setenv(scratch.SCRATCH_VARIABLE, settings.DATABASE_URL)
     assert scratch.in_scratch_database()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("benchmark", "roles"), [("longmemeval", (Message.Role.USER,)), ("locomo", None)]
+)
+def test_longmemeval_baselines_index_user_turns_and_locomo_baselines_everyone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, benchmark: str, roles: Any
+) -> None:
+    asked: list[Any] = []
+
+    def recording(owner: User, roles: Any = None) -> Any:
+        asked.append(roles)
+        return owner_turns(owner, roles=roles)
+
+    monkeypatch.setattr(memory_runner, "owner_turns", recording)
+    monkeypatch.delattr(memoryapp.retrieval, "retrieve_units", raising=False)
+    if benchmark == "longmemeval":
+        data = write_json(tmp_path / "lme.json", LONGMEMEVAL[:1])
+        evaluate_longmemeval(options(data, tmp_path / "run.jsonl"), Printed().append)
+    else:
+        data = write_json(tmp_path / "locomo.json", [LOCOMO_SAMPLE])
+        evaluate_locomo(options(data, tmp_path / "run.jsonl"), Printed().append)
+
+    assert asked and set(asked) == {roles}
 
 
 @pytest.mark.django_db
