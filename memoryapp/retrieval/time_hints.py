@@ -244,26 +244,32 @@ def question_period(question: str, now: datetime) -> Period | None:
     )
     found = search_dates(question, languages=["en"], settings=dateparser_settings(now))
     for text, moment in found or []:
-        # search_dates also reads words like "may" (the verb) or "now" as dates.
-        if len(text.strip()) < 3 or text.strip().lower() in {"may", "now", "sat", "sun", "mon"}:
-            continue
-        if _is_relative(text) and not _ANCHOR.search(text):
-            continue
-        if re.search(rf"{re.escape(text)}\s+of\b", question):  # "the last days of my trip"
-            continue
-        years = {int(year) for year in re.findall(r"\b(?:19|20)\d\d\b", text)}
-        if years and moment.year not in years:  # "three months of 2022" read as 2024
-            continue
-        if _AGO.search(text):
-            # Counted back to the day; search_dates reads "in a week ago" as a week ahead.
-            reread = _days_ago(_LEADING_IN.sub("", text.strip()), now)
-            if reread is None:
-                continue
-            moment = reread
-        if moment > now + timedelta(days=1):
-            continue
-        return _granular(text, moment, now)
+        resolved = _resolved(text, moment, question, now)
+        if resolved is not None:
+            return _granular(text, resolved, now)
     return None
+
+
+def _resolved(text: str, moment: datetime, question: str, now: datetime) -> datetime | None:
+    """The moment a date search_dates found in the question stands for, or None when the
+    text is no reference to a past time."""
+    # search_dates also reads words like "may" (the verb) or "now" as dates.
+    if len(text.strip()) < 3 or text.strip().lower() in {"may", "now", "sat", "sun", "mon"}:
+        return None
+    if _is_relative(text) and not _ANCHOR.search(text):
+        return None
+    if re.search(rf"{re.escape(text)}\s+of\b", question):  # "the last days of my trip"
+        return None
+    years = {int(year) for year in re.findall(r"\b(?:19|20)\d\d\b", text)}
+    if years and moment.year not in years:  # "three months of 2022" read as 2024
+        return None
+    if _AGO.search(text):
+        # Counted back to the day; search_dates reads "in a week ago" as a week ahead.
+        reread = _days_ago(_LEADING_IN.sub("", text.strip()), now)
+        if reread is None:
+            return None
+        moment = reread
+    return None if moment > now + timedelta(days=1) else moment
 
 
 def _is_relative(text: str) -> bool:
