@@ -38,6 +38,7 @@ _MONTH = re.compile(
     re.IGNORECASE,
 )
 _YEAR_ONLY = re.compile(r"^(?:in\s+)?(19|20)\d\d$")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # A relative expression names a period only with an anchor: "a week" alone ("twice a week")
 # is a frequency, "a week ago" or "last week" a time.
 _ANCHOR = re.compile(
@@ -209,8 +210,7 @@ def _granular(text: str, moment: datetime, now: datetime) -> Period:
         return Period(
             datetime(day.year, 1, 1, tzinfo=UTC), datetime(day.year + 1, 1, 1, tzinfo=UTC)
         )
-    words = set(re.findall(r"[a-z]+", lowered))
-    has_month = any(month in words or month[:3] in words for month in MONTHS)
+    has_month = _names_a_month(lowered)
     has_day_number = bool(
         re.search(r"\b\d{1,2}(st|nd|rd|th)?\b", lowered.replace(str(day.year), ""))
     )
@@ -223,7 +223,7 @@ def _granular(text: str, moment: datetime, now: datetime) -> Period:
         margin = timedelta(days=15)
     else:
         margin = timedelta(days=1)
-    if "ago" in words:
+    if _AGO.search(lowered):
         margin = max(margin, timedelta(days=round((now - moment).days * APPROXIMATION)))
     return Period(day - margin, day + margin + timedelta(days=1))
 
@@ -260,7 +260,7 @@ def _resolved(text: str, moment: datetime, question: str, now: datetime) -> date
         return None
     if re.search(rf"{re.escape(text)}\s+of\b", question):  # "the last days of my trip"
         return None
-    years = {int(year) for year in re.findall(r"\b(?:19|20)\d\d\b", text)}
+    years = {int(year) for year in _YEAR.findall(text)}
     if years and moment.year not in years:  # "three months of 2022" read as 2024
         return None
     if _AGO.search(text):
@@ -274,7 +274,10 @@ def _resolved(text: str, moment: datetime, question: str, now: datetime) -> date
 
 def _is_relative(text: str) -> bool:
     """No year and no month name: a period said relative to now ("3 days", "a week")."""
+    return not _names_a_month(text) and not _YEAR.search(text)
+
+
+def _names_a_month(text: str) -> bool:
+    """A month's name or its three-letter short form as a word of `text`."""
     words = set(re.findall(r"[a-z]+", text.lower()))
-    if any(month in words or month[:3] in words for month in MONTHS):
-        return False
-    return not re.search(r"\b(?:19|20)\d\d\b", text)
+    return any(month in words or month[:3] in words for month in MONTHS)
