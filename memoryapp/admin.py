@@ -16,6 +16,7 @@ from memoryapp.models import (
     MemoryChangeset,
     MemoryEvent,
     Message,
+    Passage,
     Profile,
     Segment,
 )
@@ -67,12 +68,21 @@ class ConversationAdmin(admin.ModelAdmin[Conversation]):
     inlines = [MessageInline]
 
 
+class PassageInline(ReadOnlyInline, admin.TabularInline[Passage, Message]):
+    """The sentences retrieval can find the message by, each with its own vector."""
+
+    model = Passage
+    fields = ("position", "text")
+    readonly_fields = fields
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
     list_display = ("short", "role", "speaker", "owner", "conversation", "created_at", "status")
     list_filter = ("role", "status", "owner")
     search_fields = ("content", "external_id")
     list_select_related = ("owner", "conversation")
+    inlines = [PassageInline]
 
     @admin.display(description="content")
     def short(self, message: Message) -> str:

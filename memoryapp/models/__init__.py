@@ -1,6 +1,6 @@
 """Database models, one module per area."""
 
-from memoryapp.models.conversation import Conversation, Message, SetupToken
+from memoryapp.models.conversation import Conversation, Message, Passage, SetupToken
 from memoryapp.models.memory import (
     Citation,
     Fact,
@@ -21,6 +21,7 @@ __all__ = [
     "MemoryChangeset",
     "MemoryEvent",
     "Message",
+    "Passage",
     "Profile",
     "Segment",
     "SetupToken",

@@ -91,6 +91,9 @@ class Message(models.Model):
     external_id = models.CharField(max_length=100, blank=True)
     embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
+    # The embedding model its passages were made with; empty until they are made (a message
+    # of one sentence has none, and this still records that it was looked at).
+    passages_model = models.CharField(max_length=200, blank=True)
     # The memory unit this message belongs to, once ingested. A composite foreign key
     # (segment, conversation, owner) in the database keeps it inside its conversation.
     segment = models.ForeignKey(
@@ -151,6 +154,46 @@ class Message(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.STOPPED, self.Status.FAILED}
+
+
+class Passage(models.Model):
+    """One sentence of a message of several, embedded on its own.
+
+    A whole-message vector is an average over everything the message says, so one remark
+    in a long turn ("by the way, I have 25 rare coins") barely moves it, and the model reads
+    only the first 256 word pieces. Retrieval ranks a message by the better of its own
+    similarity and its best passage's (`retrieval.search.dense_passages`). The owner is
+    repeated here so every search filters on it; a composite foreign key on (message, owner)
+    in the database keeps it the message's owner.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="passages")
+    # No index of its own: the covering (owner_id) INCLUDE (message_id, embedding) B-tree of
+    # migration 0007 serves every lookup by owner, and the planner would otherwise prefer
+    # this smaller one and read each vector from the heap.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passages", db_index=False
+    )
+    position = models.PositiveSmallIntegerField()  # the sentence's index in the message
+    text = models.TextField()
+    embedding = VectorField(dimensions=EMBEDDING_DIM)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "position"], name="passage_position"),
+        ]
+        indexes = [
+            HnswIndex(
+                name="passage_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} #{self.position}: {self.text[:60]}"
 
 
 class SetupToken(models.Model):

@@ -1,8 +1,9 @@
 """Reads that find what an answer should know: hybrid, time-aware retrieval over one owner's
 memory, packed into a token budget as numbered units the answer can cite.
 
-Candidates are the owner's turns (all messages, found directly, through their segment's
-retrieval key and summary, or as the neighbour of a found turn) and facts (active ones;
+Candidates are the owner's turns (all messages, found directly by their own vector, their
+best sentence's (passage) or full text, through their segment's retrieval key and summary,
+or as the neighbour of a found turn) and facts (active ones;
 with a question about the past, superseded ones too, labelled as past). Dense (pgvector) and
 full-text lists are fused by reciprocal rank (`scoring`), then packed (`packing`).
 Everything is scoped to the owner in SQL.
@@ -25,7 +26,9 @@ from memoryapp.models import Fact, Message, Profile
 from memoryapp.retrieval import search
 from memoryapp.retrieval.packing import Candidate, ContextUnit, count_tokens, pack, stems
 from memoryapp.retrieval.scoring import (
+    DENSE_TURN_WEIGHT,
     TurnEvidence,
+    best_of,
     fused,
     question_focus,
     score_turns,
@@ -126,16 +129,22 @@ def retrieve_units(
     facts = search.FACTS_ALL if asks_about_the_past(question) else search.FACTS_CURRENT
     excluded = [str(m) for m in exclude_message_ids]
     me = owner.pk
-    turn_lists = [
-        search.dense(
-            search.MESSAGES, "embedding", query=query, owner_id=me, exclude=excluded,
-            limit=TURN_LIST_LENGTH,
-        ),
-        search.lexical(
-            search.MESSAGES, question=question, owner_id=me, exclude=excluded,
-            limit=TURN_LIST_LENGTH,
-        ),
-    ]  # fmt: skip
+    dense_turns = best_of(
+        [
+            search.dense(
+                search.MESSAGES, "embedding", query=query, owner_id=me, exclude=excluded,
+                limit=TURN_LIST_LENGTH,
+            ),
+            search.dense_passages(
+                query=query, owner_id=me, exclude=excluded, limit=TURN_LIST_LENGTH
+            ),
+        ],
+        limit=TURN_LIST_LENGTH,
+    )  # fmt: skip
+    lexical_turns = search.lexical(
+        search.MESSAGES, question=question, owner_id=me, exclude=excluded,
+        limit=TURN_LIST_LENGTH,
+    )  # fmt: skip
     segment_lists = [
         search.dense(search.SEGMENTS, "key_embedding", query=query, owner_id=me),
         search.dense(search.SEGMENTS, "summary_embedding", query=query, owner_id=me),
@@ -145,7 +154,10 @@ def retrieve_units(
         search.dense(facts, "embedding", query=query, owner_id=me),
         search.lexical(facts, question=question, owner_id=me),
     ]
-    evidence = TurnEvidence(turns=fused(turn_lists), segments=fused(segment_lists))
+    evidence = TurnEvidence(
+        turns=fused([dense_turns, lexical_turns], weights=[DENSE_TURN_WEIGHT, 1.0]),
+        segments=fused(segment_lists),
+    )
     messages = _candidate_turns(owner, evidence, set(exclude_message_ids))
     scores = score_turns(
         messages,

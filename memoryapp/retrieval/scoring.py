@@ -3,7 +3,9 @@
 Turns (messages) are what the context is made of, so they are scored from every granularity
 that can point at them (MemGAS' multi-granularity idea):
 
-- their own lists: dense similarity and full-text rank, fused by reciprocal rank;
+- their own lists: dense similarity (the better of the whole turn's and its best
+  sentence's, so one remark inside a long turn can be found) and full-text rank, fused by
+  reciprocal rank, the dense list weighing more;
 - their segment's lists (retrieval key, summary, full text): a turn inside a segment about
   the question's topic gains the segment's fused score;
 - their neighbours: an answer gains part of the score of the question just before it (a
@@ -34,6 +36,9 @@ from memoryapp.retrieval.search import Hit
 from memoryapp.retrieval.time_hints import Period
 
 RRF_K = 20
+# The turns' dense list (each turn at the better of its own and its best passage's
+# similarity) counts this much more than their full-text list.
+DENSE_TURN_WEIGHT = 1.5
 SEGMENT_WEIGHT = 0.2
 NEIGHBOUR_WEIGHT = 0.25
 PREVIOUS_SHARE = 1.0
@@ -43,14 +48,28 @@ FOCUS_BOOST = 0.6
 TIME_BOOST = 0.5
 
 
-def fused(lists: Iterable[Sequence[Hit]]) -> dict[str, float]:
-    """Reciprocal-rank fusion: the sum of 1 / (RRF_K + rank) over the lists each id is in."""
+def fused(
+    lists: Sequence[Sequence[Hit]], weights: Sequence[float] | None = None
+) -> dict[str, float]:
+    """Reciprocal-rank fusion: the sum of weight / (RRF_K + rank) over the lists each id is
+    in; every list weighs 1 unless `weights` (one per list) says otherwise."""
     k = RRF_K
     scores: dict[str, float] = {}
-    for hits in lists:
+    for hits, weight in zip(lists, weights or [1.0] * len(lists), strict=True):
         for rank, hit in enumerate(hits, start=1):
-            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
+            scores[hit.id] = scores.get(hit.id, 0.0) + weight / (k + rank)
     return scores
+
+
+def best_of(lists: Iterable[Sequence[Hit]], limit: int) -> list[Hit]:
+    """One list from several of the same kind of hit and the same scale: each id once, at
+    its best similarity, best first (ties by id), cut to `limit`."""
+    best: dict[str, Hit] = {}
+    for hits in lists:
+        for hit in hits:
+            if hit.id not in best or hit.similarity > best[hit.id].similarity:
+                best[hit.id] = hit
+    return sorted(best.values(), key=lambda hit: (-hit.similarity, hit.id))[:limit]
 
 
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|myself)\b", re.IGNORECASE)

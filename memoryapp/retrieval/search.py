@@ -56,6 +56,10 @@ FACTS_CURRENT = Table("fact", "memoryapp_fact", "status = 'active'")
 FACTS_ALL = Table("fact", "memoryapp_fact", "status IN ('active', 'superseded')")
 # Finished turns only: an answer still being written, or one that failed, is not memory.
 MESSAGES = Table("message", "memoryapp_message", "content <> '' AND status IN ('done', 'stopped')")
+# Passages are only made for finished turns (`services.memory.passages`).
+PASSAGES = Table("message", "memoryapp_passage", "TRUE")
+# A turn has a few passages near a query: read this many per turn wanted from the HNSW index.
+PASSAGES_READ_PER_TURN = 4
 
 
 def _vector(values: Sequence[float]) -> str:
@@ -109,6 +113,46 @@ def dense(
     # relaxed_order may return neighbours slightly out of order.
     ordered = sorted(rows, key=lambda row: (row[1], row[0]))
     return [Hit(table.kind, id_, 1 - float(distance)) for id_, distance in ordered]
+
+
+def dense_passages(
+    *,
+    owner_id: int,
+    query: Sequence[float],
+    limit: int = LIST_LENGTH,
+    exclude: Sequence[str] = (),
+) -> list[Hit]:
+    """The owner's turns whose best passage is nearest to `query`, nearest first; a hit's id
+    is the turn's (message) id and its similarity that of its best passage."""
+    table = PASSAGES
+    exact = _owner_rows(table, owner_id) <= EXACT_SCAN_MAX_ROWS
+    condition = "owner_id = %s AND NOT (message_id = ANY(%s::uuid[]))"
+    vector = _vector(query)
+    params: list[Any]
+    if exact:  # every passage of the owner, best per turn in SQL
+        sql = (
+            f"SELECT message_id::text, min(embedding <=> %s::vector) AS distance "  # noqa: S608
+            f"FROM {table.name} WHERE {condition} "
+            "GROUP BY message_id ORDER BY distance, message_id LIMIT %s"
+        )
+        params = [vector, owner_id, list(exclude), limit]
+    else:  # the nearest passages from the index, best per turn below
+        sql = (
+            f"SELECT message_id::text, embedding <=> %s::vector AS distance "  # noqa: S608
+            f"FROM {table.name} WHERE {condition} ORDER BY distance LIMIT %s"
+        )
+        params = [vector, owner_id, list(exclude), limit * PASSAGES_READ_PER_TURN]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not exact:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    best: dict[str, float] = {}
+    for message_id, distance in rows:
+        best[message_id] = min(float(distance), best.get(message_id, 2.0))
+    ordered = sorted(best.items(), key=lambda item: (item[1], item[0]))[:limit]
+    return [Hit("message", id_, 1 - distance) for id_, distance in ordered]
 
 
 def lexical(

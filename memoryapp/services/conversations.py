@@ -112,9 +112,19 @@ def answer_retry(*, answer: Message) -> Message:
     answer.attempts = 0
     answer.finished_at = None
     answer.in_flight_since = timezone.now()
+    answer.passages_model = ""  # the new text gets its own once finished
     answer.save(
-        update_fields=["content", "error", "status", "attempts", "finished_at", "in_flight_since"]
+        update_fields=[
+            "content",
+            "error",
+            "status",
+            "attempts",
+            "finished_at",
+            "in_flight_since",
+            "passages_model",
+        ]
     )
+    answer.passages.all().delete()
     answer_stop_clear(answer_id=answer.pk)
     _enqueue_answer(answer)
     return answer

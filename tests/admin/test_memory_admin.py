@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from memoryapp.models import Fact, MemoryChangeset, MemoryEvent, Segment
+from memoryapp.services.memory.ingestion import messages_embed
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -41,3 +42,19 @@ def test_memory_lists_and_details_render_without_edit_rights(
     assert "Save" not in detail.content.decode()
     add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
     assert admin_client_with_memory.get(add).status_code == 403
+
+
+def test_a_message_shows_the_passages_it_can_be_found_by(client: Client) -> None:
+    owner = factories.user("owner", is_staff=True, is_superuser=True)
+    message = factories.message(
+        factories.conversation(owner), "I moved to Porto last spring. My sister lives there too."
+    )
+    messages_embed([message])
+    client.force_login(owner)
+
+    page = client.get(reverse("admin:memoryapp_message_change", args=[message.pk]))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    inline = html[html.index('id="passages-group"') :]
+    assert "I moved to Porto last spring." in inline and "My sister lives there too." in inline

@@ -15,6 +15,7 @@ from memoryapp.models import Citation, Fact, Message, Segment
 from memoryapp.retrieval import count_tokens, retrieve_units
 from memoryapp.services.conversations import message_send
 from memoryapp.services.memory.consolidation import segment_consolidate
+from memoryapp.services.memory.ingestion import messages_embed
 from memoryapp.tasks import answer_message
 from tests import factories
 
@@ -246,3 +247,34 @@ def test_retrieval_is_deterministic() -> None:
     )
 
     assert first and first == second
+
+
+LONG_TURN = (
+    "I'm planning a trip to Japan next spring and I'm comparing flights. Which airlines have "
+    "the best legroom in economy? I'd like to avoid long layovers as well. By the way, my "
+    "daughter just started violin lessons. I also need a hotel near Shinjuku station."
+)
+
+
+def test_one_remark_inside_a_long_turn_is_found_by_its_sentence() -> None:
+    """The whole turn's vector is about the trip; only its sentence is about the violin."""
+    alice = factories.user("alice")
+    chat = factories.conversation(alice)
+    texts = [
+        "My kid plays football every Saturday morning.",
+        "We play board games on Sunday evenings.",
+        "Our neighbour's kid is loud at night.",
+        LONG_TURN,
+    ]
+    turns = [
+        factories.message(chat, text, created_at=NOW - timedelta(days=9 - i))
+        for i, text in enumerate(texts)
+    ]
+    messages_embed(turns)
+
+    units = retrieve_units(
+        owner=alice, question="Which instrument does my daughter play?", now=NOW,
+        token_budget=2048,
+    )  # fmt: skip
+
+    assert units[0].message_ids == (turns[-1].pk,)

@@ -10,9 +10,11 @@ from memoryapp.retrieval.scoring import (
     NEIGHBOUR_WEIGHT,
     NEXT_SHARE,
     PREVIOUS_SHARE,
+    RRF_K,
     SEGMENT_WEIGHT,
     Focus,
     TurnEvidence,
+    best_of,
     fused,
     question_focus,
     score_turns,
@@ -50,6 +52,28 @@ def test_fusion_adds_reciprocal_ranks_over_lists() -> None:
     )
 
     assert scores["b"] > scores["a"] > 0
+
+
+def test_a_list_counts_by_its_weight() -> None:
+    dense = [Hit("message", "a", 0.9)]
+    lexical = [Hit("message", "b", 3.0)]
+
+    scores = fused([dense, lexical], weights=[1.5, 1.0])
+
+    assert scores == {"a": 1.5 / (RRF_K + 1), "b": 1.0 / (RRF_K + 1)}
+
+
+def test_best_of_keeps_each_turn_once_at_its_best_similarity() -> None:
+    whole_turns = [Hit("message", "a", 0.5), Hit("message", "b", 0.4), Hit("message", "c", 0.3)]
+    best_sentences = [Hit("message", "c", 0.8), Hit("message", "a", 0.2), Hit("message", "d", 0.1)]
+
+    merged = best_of([whole_turns, best_sentences], limit=3)
+
+    assert merged == [
+        Hit("message", "c", 0.8),
+        Hit("message", "a", 0.5),
+        Hit("message", "b", 0.4),
+    ]
 
 
 def test_an_answer_borrows_from_its_question_more_than_a_question_from_its_answer() -> None:

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from memoryapp.embeddings import EMBEDDING_DIM
-from memoryapp.models import Fact, Message, Segment
+from memoryapp.models import Fact, Message, Passage, Segment
 from memoryapp.retrieval import search
 from tests import factories
 
@@ -124,6 +124,87 @@ def test_excluded_rows_are_skipped(route: str) -> None:
     assert [hit.id for hit in hits] == nearest(ids, vectors, query, k=8)[3:]
 
 
+def passages(owner: User, vectors: Matrix, per_turn: int = 3) -> list[str]:
+    """Turns of `owner`, each with `per_turn` passages of the given embeddings in order; the
+    turn id of each passage."""
+    chat = factories.conversation(owner)
+    turns = [
+        factories.message(chat, f"turn {i}", embedding=vectors[i * per_turn].tolist())
+        for i in range(len(vectors) // per_turn)
+    ]
+    Passage.objects.bulk_create(
+        Passage(
+            message=turns[i // per_turn],
+            owner=owner,
+            position=i % per_turn,
+            text=f"sentence {i}",
+            embedding=vector.tolist(),
+        )
+        for i, vector in enumerate(vectors[: len(turns) * per_turn])
+    )
+    return [str(turns[i // per_turn].pk) for i in range(len(turns) * per_turn)]
+
+
+def best_passage(turn_of: list[str], vectors: Matrix, query: Matrix) -> dict[str, float]:
+    """Each turn's best passage similarity to `query`."""
+    best: dict[str, float] = {}
+    for turn, similarity in zip(turn_of, (vectors @ query).tolist(), strict=True):
+        best[turn] = max(similarity, best.get(turn, -2.0))
+    return best
+
+
+def nearest_turns(turn_of: list[str], vectors: Matrix, query: Matrix, k: int = TOP_K) -> list[str]:
+    best = best_passage(turn_of, vectors, query)
+    return sorted(best, key=lambda turn: (-best[turn], turn))[:k]
+
+
+def test_turns_are_ranked_by_their_best_passage(route: str) -> None:
+    rng = np.random.default_rng(5)
+    alice = factories.user("alice")
+    vectors = unit_vectors(rng, 90)
+    turn_of = passages(alice, vectors)
+    query = unit_vectors(rng, 1)[0]
+
+    with CaptureQueriesContext(connection) as queries:
+        hits = search.dense_passages(owner_id=alice.pk, query=query.tolist(), limit=TOP_K)
+
+    expected = nearest_turns(turn_of, vectors, query)
+    assert [hit.id for hit in hits] == expected
+    assert all(hit.kind == "message" for hit in hits)
+    best = best_passage(turn_of, vectors, query)
+    assert [hit.similarity for hit in hits] == pytest.approx([best[t] for t in expected], abs=1e-5)
+    (sql,) = [q["sql"] for q in queries.captured_queries if "ORDER BY distance" in q["sql"]]
+    assert ("Index Scan using passage_embedding_hnsw" in plan_of(sql)) == (route == "hnsw")
+
+
+def test_another_owners_closer_passages_never_appear(route: str) -> None:
+    rng = np.random.default_rng(6)
+    alice, bob = factories.user("alice"), factories.user("bob")
+    query = unit_vectors(rng, 1)[0]
+    alices = unit_vectors(rng, 60)
+    turn_of = passages(alice, alices)
+    passages(bob, (0.9 * query + 0.1 * unit_vectors(rng, 300)).astype(np.float32))
+
+    hits = search.dense_passages(owner_id=alice.pk, query=query.tolist(), limit=TOP_K)
+
+    assert [hit.id for hit in hits] == nearest_turns(turn_of, alices, query)
+
+
+def test_excluded_turns_passages_are_skipped(route: str) -> None:
+    rng = np.random.default_rng(7)
+    alice = factories.user("alice")
+    vectors = unit_vectors(rng, 60)
+    turn_of = passages(alice, vectors)
+    query = unit_vectors(rng, 1)[0]
+    ranked = nearest_turns(turn_of, vectors, query, k=8)
+
+    hits = search.dense_passages(
+        owner_id=alice.pk, query=query.tolist(), limit=5, exclude=ranked[:3]
+    )
+
+    assert [hit.id for hit in hits] == ranked[3:]
+
+
 def fill(table: search.Table, owners: int, rows: int, rng: np.random.Generator) -> User:
     """`rows` rows with embeddings for each of `owners` new users, interleaved as when they
     all talk at the same time, then vacuumed and analysed as autovacuum would leave them;
@@ -208,6 +289,28 @@ def test_exact_route_reads_only_the_owners_covering_index(table: search.Table, c
         cursor.execute("RESET enable_seqscan")
     assert "Index Only Scan using" in plan, plan
     assert "_owner_exact" in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM cannot run in a transaction
+def test_exact_route_reads_only_the_owners_passages_from_their_covering_index() -> None:
+    rng = np.random.default_rng(8)
+    owners = [factories.user(f"owner{i}") for i in range(10)]
+    for owner in owners:
+        passages(owner, unit_vectors(rng, 60))
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE memoryapp_passage")
+    with CaptureQueriesContext(connection) as queries:
+        hits = search.dense_passages(
+            owner_id=owners[-1].pk, query=unit_vectors(rng, 1)[0].tolist(), limit=TOP_K,
+            exclude=[str(uuid.uuid4())],
+        )  # fmt: skip
+    assert len(hits) == TOP_K
+    (sql,) = [q["sql"] for q in queries.captured_queries if "ORDER BY distance" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        plan = plan_of(sql)
+        cursor.execute("RESET enable_seqscan")
+    assert "Index Only Scan using passage_embedding_owner_exact" in plan, plan
 
 
 @pytest.mark.parametrize("table", ["memoryapp_segment", "memoryapp_message", "memoryapp_fact"])

@@ -28,6 +28,7 @@ from memoryapp import segmentation
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.models import Conversation, Message, Segment
 from memoryapp.services.memory.boundary_check import confirm_boundaries
+from memoryapp.services.memory.passages import passages_make
 
 logger = logging.getLogger(__name__)
 
@@ -64,20 +65,18 @@ def _unassigned(conversation: Conversation) -> list[Message]:
 
 
 def messages_embed(messages: Sequence[Message]) -> None:
-    """Give messages without an (up to date) embedding one; empty messages get none."""
+    """Give messages without an (up to date) embedding one, and their passages; empty
+    messages get neither."""
     fingerprint = model_fingerprint()
-    todo = [
-        m
-        for m in messages
-        if m.content.strip() and (m.embedding is None or m.embedding_model != fingerprint)
-    ]
-    if not todo:
-        return
-    vectors = embed_texts([m.content for m in todo])
-    for message, vector in zip(todo, vectors, strict=True):
-        message.embedding = vector.tolist()
-        message.embedding_model = fingerprint
-    Message.objects.bulk_update(todo, ["embedding", "embedding_model"])
+    with_text = [m for m in messages if m.content.strip()]
+    todo = [m for m in with_text if m.embedding is None or m.embedding_model != fingerprint]
+    if todo:
+        vectors = embed_texts([m.content for m in todo])
+        for message, vector in zip(todo, vectors, strict=True):
+            message.embedding = vector.tolist()
+            message.embedding_model = fingerprint
+        Message.objects.bulk_update(todo, ["embedding", "embedding_model"])
+    passages_make([m for m in with_text if m.passages_model != fingerprint], fingerprint)
 
 
 def _turn(message: Message) -> segmentation.Turn:

@@ -29,6 +29,7 @@ from memoryapp.models import (
 from memoryapp.services.memory.consolidation import owner_lock
 from memoryapp.services.memory.ingestion import FINISHED
 from memoryapp.services.memory.journal import Journal, fact_snapshot
+from memoryapp.services.memory.passages import passages_make
 from memoryapp.services.memory.profile import profile_rebuild
 
 logger = logging.getLogger(__name__)
@@ -149,7 +150,8 @@ def profiles_rebuild_stale() -> int:
 
 
 def embeddings_refresh() -> int:
-    """Re-embed rows embedded by another model than the configured one (a batch per call)."""
+    """Re-embed rows embedded by another model than the configured one, and make the
+    passages of messages that have none from this model (a batch of each per call)."""
     fingerprint = model_fingerprint()
     done = 0
     messages = list(
@@ -162,6 +164,13 @@ def embeddings_refresh() -> int:
             message.embedding, message.embedding_model = vector.tolist(), fingerprint
         Message.objects.bulk_update(messages, ["embedding", "embedding_model"])
         done += len(messages)
+    without_passages = list(
+        Message.objects.exclude(embedding=None)
+        .exclude(passages_model=fingerprint)
+        .order_by("pk")[:REEMBED_BATCH]
+    )
+    passages_make(without_passages, fingerprint)
+    done += len(without_passages)
     segments = list(
         Segment.objects.exclude(key_embedding=None).exclude(embedding_model=fingerprint)[
             :REEMBED_BATCH

@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from memoryapp.models import Fact, FactSource, Message
+from memoryapp.models import Fact, FactSource, Message, Passage
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,3 +37,13 @@ def test_a_fact_cannot_cite_another_users_message() -> None:
 
     with pytest.raises(IntegrityError), transaction.atomic():
         FactSource.objects.create(fact=alices_fact, message=bobs_message, owner=alice)
+
+
+def test_a_passage_cannot_belong_to_another_user_than_its_message() -> None:
+    alice, bob = factories.user(), factories.user()
+    alices_message = factories.message(factories.conversation(alice), "One. Two three four.")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Passage.objects.create(
+            message=alices_message, owner=bob, position=0, text="x", embedding=[0.0] * 384
+        )

@@ -1,0 +1,113 @@
+"""Passages: which sentences of a message are embedded on their own, when they are made
+and remade, and that they stay their message's owner's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memoryapp.embeddings import embed_texts, model_fingerprint
+from memoryapp.models import Message, Passage
+from memoryapp.services.conversations import answer_retry
+from memoryapp.services.memory.ingestion import messages_embed
+from memoryapp.services.memory.passages import passage_texts, passages_make
+from memoryapp.services.memory.upkeep import embeddings_refresh
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+LONG_TURN = (
+    "I'm looking for tips on organising my shelves. Do you have any ideas for small rooms? "
+    "By the way, I have 25 rare coins in a fireproof safe. Thanks!"
+)
+
+
+def test_each_sentence_of_three_words_or_more_is_a_passage() -> None:
+    assert passage_texts(LONG_TURN) == [
+        (0, "I'm looking for tips on organising my shelves."),
+        (1, "Do you have any ideas for small rooms?"),
+        (2, "By the way, I have 25 rare coins in a fireproof safe."),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text", ["I have 25 rare coins.", "Yes. I have 25 rare coins. Thanks!", ""]
+)
+def test_a_text_of_one_sentence_has_no_passages(text: str) -> None:
+    assert passage_texts(text) == []
+
+
+def test_embedding_a_message_makes_its_passages_with_its_owner() -> None:
+    chat = factories.conversation(factories.user())
+    turn = factories.message(chat, LONG_TURN)
+    short = factories.message(chat, "Nice, thanks.")
+
+    messages_embed([turn, short])
+
+    passages = list(Passage.objects.filter(message=turn).order_by("position"))
+    assert [p.position for p in passages] == [0, 1, 2]
+    assert {p.owner_id for p in passages} == {chat.owner_id}
+    coins = embed_texts(["By the way, I have 25 rare coins in a fireproof safe."])[0]
+    assert float(np.dot(np.asarray(passages[2].embedding), coins)) == pytest.approx(1.0, abs=1e-4)
+    assert not Passage.objects.filter(message=short).exists()
+    for message in (turn, short):
+        message.refresh_from_db()
+        assert message.passages_model == model_fingerprint()
+
+
+def test_making_passages_again_replaces_them() -> None:
+    turn = factories.message(factories.conversation(factories.user()), LONG_TURN)
+    passages_make([turn], "old-model")
+    turn.content = "I moved to Porto last spring. My sister lives there too."
+    turn.save(update_fields=["content"])
+
+    passages_make([turn], model_fingerprint())
+
+    texts = list(Passage.objects.filter(message=turn).order_by("position").values_list("text"))
+    assert texts == [("I moved to Porto last spring.",), ("My sister lives there too.",)]
+
+
+def test_a_failed_answer_gets_no_passages() -> None:
+    chat = factories.conversation(factories.user())
+    question = factories.message(chat, "Tell me a story.")
+    failed = factories.message(
+        chat, LONG_TURN, role=Message.Role.ASSISTANT, status=Message.Status.FAILED,
+        reply_to=question,
+    )  # fmt: skip
+
+    passages_make([failed], model_fingerprint())
+
+    assert not Passage.objects.filter(message=failed).exists()
+
+
+def test_the_upkeep_makes_passages_for_messages_embedded_before_they_existed() -> None:
+    turn = factories.message(factories.conversation(factories.user()), LONG_TURN)
+    messages_embed([turn])
+    Passage.objects.all().delete()
+    Message.objects.filter(pk=turn.pk).update(passages_model="")
+
+    assert embeddings_refresh() == 1
+
+    assert Passage.objects.filter(message=turn).count() == 3
+    assert embeddings_refresh() == 0
+
+
+def test_retrying_an_answer_drops_the_passages_of_its_old_text(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    chat = factories.conversation(factories.user())
+    question = factories.message(chat, "Tell me a story.")
+    stopped = factories.message(
+        chat, LONG_TURN, role=Message.Role.ASSISTANT, status=Message.Status.STOPPED,
+        reply_to=question,
+    )  # fmt: skip
+    messages_embed([stopped])
+
+    with django_capture_on_commit_callbacks():
+        answer_retry(answer=stopped)
+
+    stopped.refresh_from_db()
+    assert stopped.passages_model == ""
+    assert not Passage.objects.filter(message=stopped).exists()
