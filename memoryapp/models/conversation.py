@@ -19,6 +19,13 @@ from memoryapp.embeddings import EMBEDDING_DIM
 SEARCH_CONFIG = "english"
 
 
+def cosine_hnsw(name: str, field: str) -> HnswIndex:
+    """The HNSW index every embedding column has (cosine distance, pgvector's defaults)."""
+    return HnswIndex(
+        name=name, fields=[field], m=16, ef_construction=64, opclasses=["vector_cosine_ops"]
+    )
+
+
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -139,13 +146,7 @@ class Message(models.Model):
                 condition=Q(status__in=["pending", "streaming"]),
             ),
             GinIndex(fields=["owner", "search_vector"], name="message_owner_search"),
-            HnswIndex(
-                name="message_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            cosine_hnsw("message_embedding_hnsw", "embedding"),
         ]
 
     def __str__(self) -> str:
@@ -183,13 +184,7 @@ class Passage(models.Model):
             models.UniqueConstraint(fields=["message", "position"], name="passage_position"),
         ]
         indexes = [
-            HnswIndex(
-                name="passage_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
+            cosine_hnsw("passage_embedding_hnsw", "embedding"),
         ]
 
     def __str__(self) -> str:

@@ -17,16 +17,10 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from memoryapp.embeddings import EMBEDDING_DIM
-from memoryapp.models.conversation import SEARCH_CONFIG, Conversation, Message
-
-
-def _hnsw(name: str, field: str) -> HnswIndex:
-    return HnswIndex(
-        name=name, fields=[field], m=16, ef_construction=64, opclasses=["vector_cosine_ops"]
-    )
+from memoryapp.models.conversation import SEARCH_CONFIG, Conversation, Message, cosine_hnsw
 
 
 class JobStatus(models.TextChoices):
@@ -142,8 +136,8 @@ class Segment(JobState):
             models.Index(fields=["owner", "start_at"]),
             models.Index(fields=["job_status", "next_attempt_at"], name="segment_job_queue"),
             GinIndex(fields=["owner", "search_vector"], name="segment_owner_search"),
-            _hnsw("segment_key_hnsw", "key_embedding"),
-            _hnsw("segment_summary_hnsw", "summary_embedding"),
+            cosine_hnsw("segment_key_hnsw", "key_embedding"),
+            cosine_hnsw("segment_summary_hnsw", "summary_embedding"),
         ]
 
     def __str__(self) -> str:
@@ -242,7 +236,7 @@ class Fact(models.Model):
         indexes = [
             models.Index(fields=["owner", "status"]),
             GinIndex(fields=["owner", "search_vector"], name="fact_owner_search"),
-            _hnsw("fact_embedding_hnsw", "embedding"),
+            cosine_hnsw("fact_embedding_hnsw", "embedding"),
         ]
 
     def __str__(self) -> str:

@@ -80,6 +80,20 @@ def _owner_rows(table: Table, owner_id: int) -> int:
     return int(row[0]) if row else 0
 
 
+def _nearest_rows(
+    sql: str, params: Sequence[Any], *, through_hnsw: bool
+) -> list[tuple[str, float]]:
+    """The rows of a nearest-neighbour query; through the HNSW index, it keeps scanning (in
+    relaxed order) until it has found enough of the owner's rows."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if through_hnsw:
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
+        cursor.execute(sql, params)
+        rows: list[tuple[str, float]] = cursor.fetchall()
+    return rows
+
+
 def dense(
     table: Table,
     column: str,
@@ -104,12 +118,7 @@ def dense(
         f"SELECT id::text, {distance} AS distance FROM {table.name} "  # noqa: S608
         f"WHERE {condition} ORDER BY {order} LIMIT %s"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        if not exact:
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
-        cursor.execute(sql, [_vector(query), *params, limit])
-        rows = cursor.fetchall()
+    rows = _nearest_rows(sql, [_vector(query), *params, limit], through_hnsw=not exact)
     # relaxed_order may return neighbours slightly out of order.
     ordered = sorted(rows, key=lambda row: (row[1], row[0]))
     return [Hit(table.kind, id_, 1 - float(distance)) for id_, distance in ordered]
@@ -142,12 +151,7 @@ def dense_passages(
             f"FROM {table.name} WHERE {condition} ORDER BY distance LIMIT %s"
         )
         params = [vector, owner_id, list(exclude), limit * PASSAGES_READ_PER_TURN]
-    with transaction.atomic(), connection.cursor() as cursor:
-        if not exact:
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {HNSW_EF_SEARCH}")
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = _nearest_rows(sql, params, through_hnsw=not exact)
     best: dict[str, float] = {}
     for message_id, distance in rows:
         best[message_id] = min(float(distance), best.get(message_id, 2.0))
