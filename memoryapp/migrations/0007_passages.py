@@ -43,6 +43,7 @@ class Migration(migrations.Migration):
                 (
                     "message",
                     models.ForeignKey(
+                        db_index=False,
                         on_delete=django.db.models.deletion.CASCADE,
                         related_name="passages",
                         to="memoryapp.message",

@@ -168,7 +168,10 @@ class Passage(models.Model):
     in the database keeps it the message's owner.
     """
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="passages")
+    # Indexed by the unique (message, position) constraint.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="passages", db_index=False
+    )
     # No index of its own: the covering (owner_id) INCLUDE (message_id, embedding) B-tree of
     # migration 0007 serves every lookup by owner, and the planner would otherwise prefer
     # this smaller one and read each vector from the heap.

@@ -1,12 +1,12 @@
 """Reads that find what an answer should know: hybrid, time-aware retrieval over one owner's
 memory, packed into a token budget as numbered units the answer can cite.
 
-Candidates are the owner's turns (all messages, found directly by their own vector, their
-best sentence's (passage) or full text, through their segment's retrieval key and summary,
-or as the neighbour of a found turn) and facts (active ones;
-with a question about the past, superseded ones too, labelled as past). Dense (pgvector) and
-full-text lists are fused by reciprocal rank (`scoring`), then packed (`packing`).
-Everything is scoped to the owner in SQL.
+Candidates are the owner's turns (all messages: found by their own vector or that of their
+nearest sentence, a passage; by full text; through their segment's retrieval key and
+summary; or as the neighbour of a found turn) and facts (active ones; with a question about
+the past, superseded ones too, labelled as past). Dense (pgvector) and full-text lists are
+fused by weighted reciprocal rank (`scoring`), then packed (`packing`). Everything is scoped
+to the owner in SQL.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from memoryapp.retrieval.scoring import (
     score_turns,
     without_names,
 )
+from memoryapp.retrieval.search import Hit
 from memoryapp.retrieval.time_hints import asks_about_the_past, question_period
 from memoryapp.selectors.conversations import recent_turns
 
@@ -114,6 +115,19 @@ def _fact_candidates(owner: User, scores: dict[str, float]) -> list[Candidate]:
     ]
 
 
+def _dense_turns(*, owner_id: int, query: list[float], exclude: list[str]) -> list[Hit]:
+    """The owner's turns nearest to `query`, each at the better of its own similarity and
+    its nearest passage's, so that one remark inside a long turn can be found."""
+    whole = search.dense(
+        search.MESSAGES, "embedding", query=query, owner_id=owner_id, exclude=exclude,
+        limit=TURN_LIST_LENGTH,
+    )  # fmt: skip
+    by_sentence = search.dense_passages(
+        query=query, owner_id=owner_id, exclude=exclude, limit=TURN_LIST_LENGTH
+    )
+    return best_of([whole, by_sentence], limit=TURN_LIST_LENGTH)
+
+
 def retrieve_units(
     *,
     owner: User,
@@ -129,18 +143,7 @@ def retrieve_units(
     facts = search.FACTS_ALL if asks_about_the_past(question) else search.FACTS_CURRENT
     excluded = [str(m) for m in exclude_message_ids]
     me = owner.pk
-    dense_turns = best_of(
-        [
-            search.dense(
-                search.MESSAGES, "embedding", query=query, owner_id=me, exclude=excluded,
-                limit=TURN_LIST_LENGTH,
-            ),
-            search.dense_passages(
-                query=query, owner_id=me, exclude=excluded, limit=TURN_LIST_LENGTH
-            ),
-        ],
-        limit=TURN_LIST_LENGTH,
-    )  # fmt: skip
+    dense_turns = _dense_turns(owner_id=me, query=query, exclude=excluded)
     lexical_turns = search.lexical(
         search.MESSAGES, question=question, owner_id=me, exclude=excluded,
         limit=TURN_LIST_LENGTH,

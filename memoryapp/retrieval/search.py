@@ -8,10 +8,14 @@ serve it), larger ones an HNSW scan with `hnsw.iterative_scan`, which keeps scan
 enough of their rows are found.
 
 The exact scan reads the owner's vectors from a covering B-tree per embedding column,
-`(owner_id) INCLUDE (id, [status,] <column>)` (migration 0005): an owner's rows arrive
+`(owner_id) INCLUDE (id, [status,] <column>)` (migration 0005; for passages
+`(owner_id) INCLUDE (message_id, embedding)`, migration 0007): an owner's rows arrive
 scattered over the table as everyone talks, but the index keeps each owner's vectors
 together (Postgres maintains it on every insert), so the scan is an index-only scan of about
 one page per four rows instead of a random heap page per row.
+
+Passages (the sentences of a long turn, embedded one by one) rank turns: a turn is as near
+as its nearest passage.
 
 The full-text lists use GIN indexes on (owner_id, search_vector) (migration 0006), so a
 word's matches are looked up among the owner's rows only, not among everyone's.
@@ -19,6 +23,7 @@ word's matches are looked up among the owner's rows only, not among everyone's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -56,23 +61,41 @@ FACTS_CURRENT = Table("fact", "memoryapp_fact", "status = 'active'")
 FACTS_ALL = Table("fact", "memoryapp_fact", "status IN ('active', 'superseded')")
 # Finished turns only: an answer still being written, or one that failed, is not memory.
 MESSAGES = Table("message", "memoryapp_message", "content <> '' AND status IN ('done', 'stopped')")
-# Passages are only made for finished turns (`services.memory.passages`).
-PASSAGES = Table("message", "memoryapp_passage", "TRUE")
-# A turn has a few passages near a query: read this many per turn wanted from the HNSW index.
+# Passages exist only for finished turns (`services.memory.passages`).
+PASSAGES = "memoryapp_passage"
+# A turn may have several passages near a query: the HNSW route reads this many per turn
+# wanted, and again as many times more while that gives too few turns.
 PASSAGES_READ_PER_TURN = 4
+_PASSAGES_OF_OWNER = (
+    "FROM memoryapp_passage "
+    "WHERE owner_id = %(owner)s AND NOT (message_id = ANY(%(exclude)s::uuid[]))"
+)
+# Exact: every passage of the owner from the covering index, the best per turn in SQL (an
+# order by an aggregate, which the HNSW index cannot serve).
+_PASSAGES_BEST_PER_TURN = (
+    "SELECT message_id::text, min(embedding <=> %(query)s::vector) AS distance "
+    + _PASSAGES_OF_OWNER
+    + " GROUP BY message_id ORDER BY distance, message_id LIMIT %(limit)s"
+)
+# Through the HNSW index: the nearest passages, the best per turn taken in Python.
+_PASSAGES_NEAREST = (
+    "SELECT message_id::text, embedding <=> %(query)s::vector AS distance "
+    + _PASSAGES_OF_OWNER
+    + " ORDER BY distance LIMIT %(limit)s"
+)
 
 
 def _vector(values: Sequence[float]) -> str:
     return "[" + ",".join(f"{v:.6f}" for v in values) + "]"
 
 
-def _owner_rows(table: Table, owner_id: int) -> int:
+def _owner_rows(table: str, owner_id: int) -> int:
     """The owner's rows in `table`, counted up to EXACT_SCAN_MAX_ROWS + 1: enough to pick the
     route, at the same small cost for every owner (a full count reads a large owner's whole
     index range on every query)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {table.name} "  # noqa: S608 - fixed names
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} "  # noqa: S608 - fixed names
             "WHERE owner_id = %s LIMIT %s) AS owner_rows",
             [owner_id, EXACT_SCAN_MAX_ROWS + 1],
         )
@@ -81,7 +104,7 @@ def _owner_rows(table: Table, owner_id: int) -> int:
 
 
 def _nearest_rows(
-    sql: str, params: Sequence[Any], *, through_hnsw: bool
+    sql: str, params: Sequence[Any] | dict[str, Any], *, through_hnsw: bool
 ) -> list[tuple[str, float]]:
     """The rows of a nearest-neighbour query; through the HNSW index, it keeps scanning (in
     relaxed order) until it has found enough of the owner's rows."""
@@ -109,7 +132,7 @@ def dense(
     if exclude:
         condition += " AND NOT (id = ANY(%s::uuid[]))"
         params.append(list(exclude))
-    exact = _owner_rows(table, owner_id) <= EXACT_SCAN_MAX_ROWS
+    exact = _owner_rows(table.name, owner_id) <= EXACT_SCAN_MAX_ROWS
     # "+ 0" keeps the planner off the HNSW index: an exact scan over this owner's rows, where
     # ties are broken by id (the HNSW index can only serve an order by distance alone).
     distance = f"({column} <=> %s::vector)" + (" + 0" if exact else "")
@@ -133,28 +156,21 @@ def dense_passages(
 ) -> list[Hit]:
     """The owner's turns whose best passage is nearest to `query`, nearest first; a hit's id
     is the turn's (message) id and its similarity that of its best passage."""
-    table = PASSAGES
-    exact = _owner_rows(table, owner_id) <= EXACT_SCAN_MAX_ROWS
-    condition = "owner_id = %s AND NOT (message_id = ANY(%s::uuid[]))"
-    vector = _vector(query)
-    params: list[Any]
-    if exact:  # every passage of the owner, best per turn in SQL
-        sql = (
-            f"SELECT message_id::text, min(embedding <=> %s::vector) AS distance "  # noqa: S608
-            f"FROM {table.name} WHERE {condition} "
-            "GROUP BY message_id ORDER BY distance, message_id LIMIT %s"
+    params = {"query": _vector(query), "owner": owner_id, "exclude": list(exclude)}
+    if _owner_rows(PASSAGES, owner_id) <= EXACT_SCAN_MAX_ROWS:
+        rows = _nearest_rows(
+            _PASSAGES_BEST_PER_TURN, {**params, "limit": limit}, through_hnsw=False
         )
-        params = [vector, owner_id, list(exclude), limit]
-    else:  # the nearest passages from the index, best per turn below
-        sql = (
-            f"SELECT message_id::text, embedding <=> %s::vector AS distance "  # noqa: S608
-            f"FROM {table.name} WHERE {condition} ORDER BY distance LIMIT %s"
-        )
-        params = [vector, owner_id, list(exclude), limit * PASSAGES_READ_PER_TURN]
-    rows = _nearest_rows(sql, params, through_hnsw=not exact)
-    best: dict[str, float] = {}
-    for message_id, distance in rows:
-        best[message_id] = min(float(distance), best.get(message_id, 2.0))
+        return [Hit("message", id_, 1 - float(distance)) for id_, distance in rows]
+    read = limit * PASSAGES_READ_PER_TURN
+    while True:
+        rows = _nearest_rows(_PASSAGES_NEAREST, {**params, "limit": read}, through_hnsw=True)
+        best: dict[str, float] = {}
+        for message_id, distance in rows:
+            best[message_id] = min(float(distance), best.get(message_id, math.inf))
+        if len(best) >= limit or len(rows) < read:  # enough turns, or all the owner has
+            break
+        read *= PASSAGES_READ_PER_TURN
     ordered = sorted(best.items(), key=lambda item: (item[1], item[0]))[:limit]
     return [Hit("message", id_, 1 - distance) for id_, distance in ordered]
 

@@ -112,7 +112,9 @@ def answer_retry(*, answer: Message) -> Message:
     answer.attempts = 0
     answer.finished_at = None
     answer.in_flight_since = timezone.now()
-    answer.passages_model = ""  # the new text gets its own once finished
+    # The old text's vector and passages are no longer this message's: the upkeep
+    # (`embeddings_refresh`) makes new ones once the new text is finished.
+    answer.embedding_model = answer.passages_model = ""
     answer.save(
         update_fields=[
             "content",
@@ -121,6 +123,7 @@ def answer_retry(*, answer: Message) -> Message:
             "attempts",
             "finished_at",
             "in_flight_since",
+            "embedding_model",
             "passages_model",
         ]
     )

@@ -257,7 +257,8 @@ LONG_TURN = (
 
 
 def test_one_remark_inside_a_long_turn_is_found_by_its_sentence() -> None:
-    """The whole turn's vector is about the trip; only its sentence is about the violin."""
+    """The whole turn's vector is about the trip, only one sentence is about the violin, and
+    the question shares no word with it."""
     alice = factories.user("alice")
     chat = factories.conversation(alice)
     texts = [
@@ -273,7 +274,7 @@ def test_one_remark_inside_a_long_turn_is_found_by_its_sentence() -> None:
     messages_embed(turns)
 
     units = retrieve_units(
-        owner=alice, question="Which instrument does my daughter play?", now=NOW,
+        owner=alice, question="What instrument is my girl learning?", now=NOW,
         token_budget=2048,
     )  # fmt: skip
 

@@ -124,7 +124,7 @@ def test_excluded_rows_are_skipped(route: str) -> None:
     assert [hit.id for hit in hits] == nearest(ids, vectors, query, k=8)[3:]
 
 
-def passages(owner: User, vectors: Matrix, per_turn: int = 3) -> list[str]:
+def turns_with_passages(owner: User, vectors: Matrix, per_turn: int = 3) -> list[str]:
     """Turns of `owner`, each with `per_turn` passages of the given embeddings in order; the
     turn id of each passage."""
     chat = factories.conversation(owner)
@@ -162,7 +162,7 @@ def test_turns_are_ranked_by_their_best_passage(route: str) -> None:
     rng = np.random.default_rng(5)
     alice = factories.user("alice")
     vectors = unit_vectors(rng, 90)
-    turn_of = passages(alice, vectors)
+    turn_of = turns_with_passages(alice, vectors)
     query = unit_vectors(rng, 1)[0]
 
     with CaptureQueriesContext(connection) as queries:
@@ -177,13 +177,30 @@ def test_turns_are_ranked_by_their_best_passage(route: str) -> None:
     assert ("Index Scan using passage_embedding_hnsw" in plan_of(sql)) == (route == "hnsw")
 
 
+def test_a_turn_with_many_near_passages_does_not_crowd_out_the_others(route: str) -> None:
+    """The HNSW route reads a few passages per turn wanted; when one turn holds all of them,
+    it reads more until it has enough turns."""
+    rng = np.random.default_rng(9)
+    alice = factories.user("alice")
+    query = unit_vectors(rng, 1)[0]
+    chatty = (0.9 * query + 0.1 * unit_vectors(rng, 40)).astype(np.float32)
+    others = unit_vectors(rng, 30)
+    vectors = np.concatenate([chatty, others])
+    turn_of = turns_with_passages(alice, chatty, per_turn=40)
+    turn_of += turns_with_passages(alice, others)
+
+    hits = search.dense_passages(owner_id=alice.pk, query=query.tolist(), limit=5)
+
+    assert [hit.id for hit in hits] == nearest_turns(turn_of, vectors, query, k=5)
+
+
 def test_another_owners_closer_passages_never_appear(route: str) -> None:
     rng = np.random.default_rng(6)
     alice, bob = factories.user("alice"), factories.user("bob")
     query = unit_vectors(rng, 1)[0]
     alices = unit_vectors(rng, 60)
-    turn_of = passages(alice, alices)
-    passages(bob, (0.9 * query + 0.1 * unit_vectors(rng, 300)).astype(np.float32))
+    turn_of = turns_with_passages(alice, alices)
+    turns_with_passages(bob, (0.9 * query + 0.1 * unit_vectors(rng, 300)).astype(np.float32))
 
     hits = search.dense_passages(owner_id=alice.pk, query=query.tolist(), limit=TOP_K)
 
@@ -194,7 +211,7 @@ def test_excluded_turns_passages_are_skipped(route: str) -> None:
     rng = np.random.default_rng(7)
     alice = factories.user("alice")
     vectors = unit_vectors(rng, 60)
-    turn_of = passages(alice, vectors)
+    turn_of = turns_with_passages(alice, vectors)
     query = unit_vectors(rng, 1)[0]
     ranked = nearest_turns(turn_of, vectors, query, k=8)
 
@@ -296,7 +313,7 @@ def test_exact_route_reads_only_the_owners_passages_from_their_covering_index() 
     rng = np.random.default_rng(8)
     owners = [factories.user(f"owner{i}") for i in range(10)]
     for owner in owners:
-        passages(owner, unit_vectors(rng, 60))
+        turns_with_passages(owner, unit_vectors(rng, 60))
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE memoryapp_passage")
     with CaptureQueriesContext(connection) as queries:

@@ -65,10 +65,10 @@ def _unassigned(conversation: Conversation) -> list[Message]:
 
 
 def messages_embed(messages: Sequence[Message]) -> None:
-    """Give messages without an (up to date) embedding one, and their passages; empty
-    messages get neither."""
+    """Give finished messages without an (up to date) embedding one, and their passages;
+    empty messages get neither."""
     fingerprint = model_fingerprint()
-    with_text = [m for m in messages if m.content.strip()]
+    with_text = [m for m in messages if m.is_finished and m.content.strip()]
     todo = [m for m in with_text if m.embedding is None or m.embedding_model != fingerprint]
     if todo:
         vectors = embed_texts([m.content for m in todo])

@@ -29,30 +29,50 @@ def passage_texts(content: str) -> list[tuple[int, str]]:
 
 
 def passages_make(messages: Sequence[Message], fingerprint: str) -> None:
-    """Replace the passages of `messages` with ones embedded by the current model (its
-    `fingerprint`), and record that model on each message."""
-    if not messages:
-        return
+    """Give each finished message of `messages` passages embedded by the model of
+    `fingerprint`, in place of any it had, and record that model on the message, also when
+    it gets none (a text of one sentence, a failed answer).
+
+    Unfinished messages are left alone. Embedding happens before the messages are locked; a
+    message whose text or status changed meanwhile is skipped, to be picked up again.
+    """
+    finished = [m for m in messages if m.is_finished]
     planned = [
         (message, position, text)
-        for message in messages
+        for message in finished
         if message.status in WITH_PASSAGES
         for position, text in passage_texts(message.content)
     ]
     vectors = embed_texts([text for _, _, text in planned])
-    passages = [
-        Passage(
-            message=message,
-            owner_id=message.owner_id,
-            position=position,
-            text=text,
-            embedding=vector.tolist(),
-        )
-        for (message, position, text), vector in zip(planned, vectors, strict=True)
-    ]
-    for message in messages:
-        message.passages_model = fingerprint
     with transaction.atomic():
-        Passage.objects.filter(message__in=[m.pk for m in messages]).delete()
-        Passage.objects.bulk_create(passages, batch_size=1000)
-        Message.objects.bulk_update(messages, ["passages_model"], batch_size=1000)
+        unchanged = _locked_unchanged(finished)
+        ids = {m.pk for m in unchanged}
+        Passage.objects.filter(message__in=ids).delete()
+        Passage.objects.bulk_create(
+            (
+                Passage(
+                    message=message,
+                    owner_id=message.owner_id,
+                    position=position,
+                    text=text,
+                    embedding=vector.tolist(),
+                )
+                for (message, position, text), vector in zip(planned, vectors, strict=True)
+                if message.pk in ids
+            ),
+            batch_size=1000,
+        )
+        for message in unchanged:
+            message.passages_model = fingerprint
+        Message.objects.bulk_update(unchanged, ["passages_model"], batch_size=1000)
+
+
+def _locked_unchanged(messages: Sequence[Message]) -> list[Message]:
+    """Those of `messages` whose text and status are still as read, locked (in id order, so
+    two callers cannot deadlock) until the transaction ends."""
+    locked = Message.objects.select_for_update().filter(pk__in=[m.pk for m in messages])
+    current = {
+        pk: (content, status)
+        for pk, content, status in locked.order_by("pk").values_list("pk", "content", "status")
+    }
+    return [m for m in messages if current.get(m.pk) == (m.content, m.status)]

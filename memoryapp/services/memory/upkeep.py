@@ -150,13 +150,13 @@ def profiles_rebuild_stale() -> int:
 
 
 def embeddings_refresh() -> int:
-    """Re-embed rows embedded by another model than the configured one, and make the
-    passages of messages that have none from this model (a batch of each per call)."""
+    """Re-embed rows embedded by another model than the configured one (or, for a message,
+    whose text changed: a retried answer), and make the passages of finished messages that
+    have none from this model (a batch of each per call)."""
     fingerprint = model_fingerprint()
     done = 0
-    messages = list(
-        Message.objects.exclude(embedding=None).exclude(embedding_model=fingerprint)[:REEMBED_BATCH]
-    )
+    finished = Message.objects.filter(status__in=FINISHED).exclude(embedding=None)
+    messages = list(finished.exclude(embedding_model=fingerprint)[:REEMBED_BATCH])
     if messages:
         for message, vector in zip(
             messages, embed_texts([m.content for m in messages]), strict=True
@@ -164,11 +164,7 @@ def embeddings_refresh() -> int:
             message.embedding, message.embedding_model = vector.tolist(), fingerprint
         Message.objects.bulk_update(messages, ["embedding", "embedding_model"])
         done += len(messages)
-    without_passages = list(
-        Message.objects.exclude(embedding=None)
-        .exclude(passages_model=fingerprint)
-        .order_by("pk")[:REEMBED_BATCH]
-    )
+    without_passages = list(finished.exclude(passages_model=fingerprint)[:REEMBED_BATCH])
     passages_make(without_passages, fingerprint)
     done += len(without_passages)
     segments = list(

@@ -94,7 +94,7 @@ def test_the_upkeep_makes_passages_for_messages_embedded_before_they_existed() -
     assert embeddings_refresh() == 0
 
 
-def test_retrying_an_answer_drops_the_passages_of_its_old_text(
+def test_a_retried_answer_gets_the_vector_and_passages_of_its_new_text(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     chat = factories.conversation(factories.user())
@@ -103,11 +103,41 @@ def test_retrying_an_answer_drops_the_passages_of_its_old_text(
         chat, LONG_TURN, role=Message.Role.ASSISTANT, status=Message.Status.STOPPED,
         reply_to=question,
     )  # fmt: skip
-    messages_embed([stopped])
-
+    messages_embed([question, stopped])
     with django_capture_on_commit_callbacks():
         answer_retry(answer=stopped)
 
+    embeddings_refresh()  # while the answer is pending: nothing to make yet
     stopped.refresh_from_db()
-    assert stopped.passages_model == ""
+    assert (stopped.passages_model, stopped.embedding_model) == ("", "")
     assert not Passage.objects.filter(message=stopped).exists()
+
+    new_text = "Once upon a time there was a fox. The fox lived in a quiet forest."
+    Message.objects.filter(pk=stopped.pk).update(content=new_text, status=Message.Status.DONE)
+    embeddings_refresh()
+
+    stopped.refresh_from_db()
+    texts = Passage.objects.filter(message=stopped).order_by("position").values_list("text")
+    assert list(texts) == [
+        ("Once upon a time there was a fox.",),
+        ("The fox lived in a quiet forest.",),
+    ]
+    assert stopped.embedding_model == model_fingerprint()
+    assert np.dot(np.asarray(stopped.embedding), embed_texts([new_text])[0]) == pytest.approx(
+        1.0, abs=1e-4
+    )
+
+
+def test_a_message_changed_while_its_passages_were_embedded_is_left_for_later() -> None:
+    chat = factories.conversation(factories.user())
+    question = factories.message(chat, "Tell me a story.")
+    read = factories.message(
+        chat, LONG_TURN, role=Message.Role.ASSISTANT, status=Message.Status.STOPPED,
+        reply_to=question,
+    )  # fmt: skip
+    Message.objects.filter(pk=read.pk).update(content="", status=Message.Status.PENDING)
+
+    passages_make([read], model_fingerprint())
+
+    assert not Passage.objects.filter(message=read).exists()
+    assert Message.objects.get(pk=read.pk).passages_model == ""
