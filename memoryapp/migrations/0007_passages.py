@@ -1,4 +1,5 @@
-"""Passages: each sentence of a message of several, embedded on its own (`models.Passage`).
+"""Passages: each sentence of a user's message of several, embedded on its own
+(`models.Passage`).
 
 - `Message.passages_model` records which embedding model a message's passages were made
   with. Existing messages start empty, so the sleep-time upkeep (`embeddings_refresh`)

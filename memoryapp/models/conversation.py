@@ -98,8 +98,8 @@ class Message(models.Model):
     external_id = models.CharField(max_length=100, blank=True)
     embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
-    # The embedding model its passages were made with; empty until they are made (a message
-    # of one sentence has none, and this still records that it was looked at).
+    # The embedding model its passages were made with; empty until they are made (an answer
+    # or a message of one sentence has none, and this still records that it was looked at).
     passages_model = models.CharField(max_length=200, blank=True)
     # The memory unit this message belongs to, once ingested. A composite foreign key
     # (segment, conversation, owner) in the database keeps it inside its conversation.
@@ -158,14 +158,15 @@ class Message(models.Model):
 
 
 class Passage(models.Model):
-    """One sentence of a message of several, embedded on its own.
+    """One sentence of a user's message of several, embedded on its own.
 
     A whole-message vector is an average over everything the message says, so one remark
     in a long turn ("by the way, I have 25 rare coins") barely moves it, and the model reads
     only the first 256 word pieces. Retrieval ranks a message by the better of its own
-    similarity and its best passage's (`retrieval.search.dense_passages`). The owner is
-    repeated here so every search filters on it; a composite foreign key on (message, owner)
-    in the database keeps it the message's owner.
+    similarity and its best passage's (`retrieval.search.dense_passages`); why only the
+    user's messages: `services.memory.passages`. The owner is repeated here so every search
+    filters on it; a composite foreign key on (message, owner) in the database keeps it the
+    message's owner.
     """
 
     # Indexed by the unique (message, position) constraint.

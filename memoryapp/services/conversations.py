@@ -112,9 +112,9 @@ def answer_retry(*, answer: Message) -> Message:
     answer.attempts = 0
     answer.finished_at = None
     answer.in_flight_since = timezone.now()
-    # The old text's vector and passages are no longer this message's: the upkeep
-    # (`embeddings_refresh`) makes new ones once the new text is finished.
-    answer.embedding_model = answer.passages_model = ""
+    # The old text's vector is no longer this message's: the upkeep (`embeddings_refresh`)
+    # embeds the new text once it is finished.
+    answer.embedding_model = ""
     answer.save(
         update_fields=[
             "content",
@@ -124,10 +124,8 @@ def answer_retry(*, answer: Message) -> Message:
             "finished_at",
             "in_flight_since",
             "embedding_model",
-            "passages_model",
         ]
     )
-    answer.passages.all().delete()
     answer_stop_clear(answer_id=answer.pk)
     _enqueue_answer(answer)
     return answer

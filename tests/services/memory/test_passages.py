@@ -69,17 +69,19 @@ def test_making_passages_again_replaces_them() -> None:
     assert texts == [("I moved to Porto last spring.",), ("My sister lives there too.",)]
 
 
-def test_a_failed_answer_gets_no_passages() -> None:
+@pytest.mark.parametrize("status", [Message.Status.DONE, Message.Status.FAILED])
+def test_the_assistants_answers_get_no_passages(status: str) -> None:
     chat = factories.conversation(factories.user())
     question = factories.message(chat, "Tell me a story.")
-    failed = factories.message(
-        chat, LONG_TURN, role=Message.Role.ASSISTANT, status=Message.Status.FAILED,
-        reply_to=question,
-    )  # fmt: skip
+    answer = factories.message(
+        chat, LONG_TURN, role=Message.Role.ASSISTANT, status=status, reply_to=question
+    )
 
-    passages_make([failed], model_fingerprint())
+    passages_make([answer], model_fingerprint())
 
-    assert not Passage.objects.filter(message=failed).exists()
+    assert not Passage.objects.filter(message=answer).exists()
+    answer.refresh_from_db()
+    assert answer.passages_model == model_fingerprint()
 
 
 def test_the_upkeep_makes_passages_for_messages_embedded_before_they_existed() -> None:
@@ -94,7 +96,7 @@ def test_the_upkeep_makes_passages_for_messages_embedded_before_they_existed() -
     assert embeddings_refresh() == 0
 
 
-def test_a_retried_answer_gets_the_vector_and_passages_of_its_new_text(
+def test_a_retried_answer_is_embedded_again_once_its_new_text_is_finished(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     chat = factories.conversation(factories.user())
@@ -107,21 +109,15 @@ def test_a_retried_answer_gets_the_vector_and_passages_of_its_new_text(
     with django_capture_on_commit_callbacks():
         answer_retry(answer=stopped)
 
-    embeddings_refresh()  # while the answer is pending: nothing to make yet
+    embeddings_refresh()  # while the answer is pending: nothing to embed yet
     stopped.refresh_from_db()
-    assert (stopped.passages_model, stopped.embedding_model) == ("", "")
-    assert not Passage.objects.filter(message=stopped).exists()
+    assert stopped.embedding_model == ""
 
     new_text = "Once upon a time there was a fox. The fox lived in a quiet forest."
     Message.objects.filter(pk=stopped.pk).update(content=new_text, status=Message.Status.DONE)
     embeddings_refresh()
 
     stopped.refresh_from_db()
-    texts = Passage.objects.filter(message=stopped).order_by("position").values_list("text")
-    assert list(texts) == [
-        ("Once upon a time there was a fox.",),
-        ("The fox lived in a quiet forest.",),
-    ]
     assert stopped.embedding_model == model_fingerprint()
     assert np.dot(np.asarray(stopped.embedding), embed_texts([new_text])[0]) == pytest.approx(
         1.0, abs=1e-4
@@ -129,13 +125,8 @@ def test_a_retried_answer_gets_the_vector_and_passages_of_its_new_text(
 
 
 def test_a_message_changed_while_its_passages_were_embedded_is_left_for_later() -> None:
-    chat = factories.conversation(factories.user())
-    question = factories.message(chat, "Tell me a story.")
-    read = factories.message(
-        chat, LONG_TURN, role=Message.Role.ASSISTANT, status=Message.Status.STOPPED,
-        reply_to=question,
-    )  # fmt: skip
-    Message.objects.filter(pk=read.pk).update(content="", status=Message.Status.PENDING)
+    read = factories.message(factories.conversation(factories.user()), LONG_TURN)
+    Message.objects.filter(pk=read.pk).update(content="I moved to Porto. I like it there.")
 
     passages_make([read], model_fingerprint())
 
