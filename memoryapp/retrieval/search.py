@@ -67,8 +67,7 @@ PASSAGES = "memoryapp_passage"
 # wanted, and again as many times more while that gives too few turns.
 PASSAGES_READ_PER_TURN = 4
 _PASSAGES_OF_OWNER = (
-    "FROM memoryapp_passage "
-    "WHERE owner_id = %(owner)s AND NOT (message_id = ANY(%(exclude)s::uuid[]))"
+    f"FROM {PASSAGES} WHERE owner_id = %(owner)s AND NOT (message_id = ANY(%(exclude)s::uuid[]))"
 )
 # Exact: every passage of the owner from the covering index, the best per turn in SQL (an
 # order by an aggregate, which the HNSW index cannot serve).

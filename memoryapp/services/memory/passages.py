@@ -42,6 +42,8 @@ def passages_make(messages: Sequence[Message], fingerprint: str) -> None:
     message whose text or status changed meanwhile is skipped, to be picked up again.
     """
     finished = [m for m in messages if m.is_finished]
+    if not finished:
+        return
     planned = [
         (message, position, text)
         for message in finished

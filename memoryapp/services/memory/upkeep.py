@@ -27,9 +27,8 @@ from memoryapp.models import (
     Segment,
 )
 from memoryapp.services.memory.consolidation import owner_lock
-from memoryapp.services.memory.ingestion import FINISHED
+from memoryapp.services.memory.ingestion import FINISHED, messages_embed
 from memoryapp.services.memory.journal import Journal, fact_snapshot
-from memoryapp.services.memory.passages import passages_make
 from memoryapp.services.memory.profile import profile_rebuild
 
 logger = logging.getLogger(__name__)
@@ -152,21 +151,19 @@ def profiles_rebuild_stale() -> int:
 def embeddings_refresh() -> int:
     """Re-embed rows embedded by another model than the configured one (or, for a message,
     whose text changed: a retried answer), and make the passages of finished messages that
-    have none from this model (a batch of each per call)."""
+    have none from this model; messages through `messages_embed`, as at ingestion (a batch
+    of messages, of segments and of facts per call)."""
     fingerprint = model_fingerprint()
     done = 0
-    finished = Message.objects.filter(status__in=FINISHED).exclude(embedding=None)
-    messages = list(finished.exclude(embedding_model=fingerprint)[:REEMBED_BATCH])
-    if messages:
-        for message, vector in zip(
-            messages, embed_texts([m.content for m in messages]), strict=True
-        ):
-            message.embedding, message.embedding_model = vector.tolist(), fingerprint
-        Message.objects.bulk_update(messages, ["embedding", "embedding_model"])
-        done += len(messages)
-    without_passages = list(finished.exclude(passages_model=fingerprint)[:REEMBED_BATCH])
-    passages_make(without_passages, fingerprint)
-    done += len(without_passages)
+    stale = (
+        Message.objects.filter(status__in=FINISHED)
+        .exclude(embedding=None)
+        .exclude(content="")  # nothing to embed, and never searched
+        .filter(~Q(embedding_model=fingerprint) | ~Q(passages_model=fingerprint))
+    )
+    messages = list(stale[:REEMBED_BATCH])
+    messages_embed(messages)
+    done += len(messages)
     segments = list(
         Segment.objects.exclude(key_embedding=None).exclude(embedding_model=fingerprint)[
             :REEMBED_BATCH
