@@ -27,6 +27,13 @@ def cosine_hnsw(name: str, field: str) -> HnswIndex:
 
 
 class Conversation(models.Model):
+    class Kind(models.TextChoices):
+        # The user talking with the assistant: only the user's turns are memory; the
+        # assistant's are, at most, the context of a user's turn.
+        CHAT = "chat"
+        # An imported transcript of two people (LoCoMo): both speakers' turns are memory.
+        TRANSCRIPT = "transcript"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
@@ -34,6 +41,7 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True)
     # Once the user renames a conversation, suggested titles no longer replace it.
     title_is_custom = models.BooleanField(default=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHAT)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     search_vector = models.GeneratedField(
@@ -94,6 +102,9 @@ class Message(models.Model):
     # means the job was lost or the worker died (see answers_requeue_stale).
     in_flight_since = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Why the model stopped generating an answer: "length" when it reached the token cap
+    # (the answer is cut and can be continued), "stop" when it ended by itself.
+    finish_reason = models.CharField(max_length=16, blank=True)
     # An identifier from imported history (e.g. a LoCoMo dia_id).
     external_id = models.CharField(max_length=100, blank=True)
     embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
