@@ -15,13 +15,17 @@ LLAMA_CMAKE_ARGS := $(if $(CMAKE_ARGS),$(CMAKE_ARGS),-DGGML_NATIVE=OFF)
 LLAMA_STAMP := $(VENV)/.llama-$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | md5sum | cut -c1-8)
 INSTALL_STAMP := $(VENV)/.installed
 
-.PHONY: run test manage install lint format chromium clean-venv
+.PHONY: run test pytest manage install lint format chromium clean-venv
 
 run: install
 	$(BIN)/python -m memoryapp.devstack run --host $(HOST) --port $(PORT)
 
 test: install chromium
 	$(BIN)/python -m memoryapp.devstack test $(ARGS)
+
+# Only pytest (no ruff or mypy), e.g. make pytest ARGS="tests/retrieval -x".
+pytest: install chromium
+	$(BIN)/python -m memoryapp.devstack pytest $(ARGS)
 
 manage: install
 	$(BIN)/python -m memoryapp.devstack manage $(ARGS)

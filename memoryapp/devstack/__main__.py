@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=8000)
     test = commands.add_parser("test", help="ruff, mypy and pytest on throw-away services")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    only_pytest = commands.add_parser("pytest", help="only pytest, on throw-away services")
+    only_pytest.add_argument("pytest_args", nargs=argparse.REMAINDER)
     manage = commands.add_parser("manage", help="a management command with services up")
     manage.add_argument("manage_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -26,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         return stack.run(host=args.host, port=args.port)
-    if args.command == "test":
-        return stack.test(args.pytest_args)
+    if args.command in ("test", "pytest"):
+        return stack.test(args.pytest_args, lint=args.command == "test")
     return stack.manage(args.manage_args)
 
 

@@ -215,8 +215,9 @@ def manage(args: Sequence[str]) -> int:
         return _run_checked(_python("manage.py", *args))
 
 
-def test(pytest_args: Sequence[str]) -> int:
-    """Lint, type-check and run pytest against throw-away Postgres and Redis servers."""
+def test(pytest_args: Sequence[str], *, lint: bool = True) -> int:
+    """Lint and type-check (unless not `lint`), then run pytest against throw-away Postgres
+    and Redis servers."""
     scratch = Path(tempfile.mkdtemp(prefix="memoryapp-test-"))
     postgres = EmbeddedPostgres(scratch / "postgres", free_port())
     redis = EmbeddedRedis(scratch / "redis", free_port())
@@ -228,12 +229,8 @@ def test(pytest_args: Sequence[str]) -> int:
     }
     env.pop("DATABASE_URL_FILE", None)
     env.pop("REDIS_URL_FILE", None)
-    steps = [
-        ["ruff", "check", "."],
-        ["ruff", "format", "--check", "."],
-        ["mypy", "."],
-        ["pytest", *pytest_args],
-    ]
+    checks = [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy", "."]]
+    steps = [*(checks if lint else []), ["pytest", *pytest_args]]
     try:
         postgres.start()
         redis.start()
