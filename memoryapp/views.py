@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.log import log_response
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
@@ -23,7 +24,7 @@ from memoryapp import forms
 from memoryapp.models import Conversation, Message
 from memoryapp.selectors import conversations as conversation_selectors
 from memoryapp.selectors import memory as memory_selectors
-from memoryapp.selectors.health import chat_model_status, system_health
+from memoryapp.selectors.health import chat_model_status, health_problems, system_health
 from memoryapp.selectors.help import readme_section
 from memoryapp.services import accounts, conversations
 from memoryapp.services.answer_control import answer_stop_request
@@ -43,7 +44,19 @@ class AuthenticatedRequest(HttpRequest):
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     report = system_health()
-    return JsonResponse(report, status=200 if report["ok"] else 503)
+    if report["ok"]:
+        return JsonResponse(report)
+    response = JsonResponse(report, status=503)
+    # Expected while the workers load their models, and polled every few seconds: logged
+    # at INFO (Django logs a 5xx as an ERROR unless it was logged already).
+    log_response(
+        "Not ready: %s",
+        "; ".join(health_problems(report)),
+        response=response,
+        request=request,
+        level="info",
+    )
+    return response
 
 
 def _page(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from typing import Any
 
@@ -27,6 +28,21 @@ def test_without_workers_health_is_503_and_names_the_queues(client: Client) -> N
     assert report["redis"] == {"ok": True}
     assert "no worker" in report["queues"]["chat"]["error"]
     assert "no worker" in report["queues"]["memory"]["error"]
+
+
+@pytest.mark.django_db
+def test_a_503_while_workers_start_is_logged_as_info_not_as_an_error(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    status, _ = _health(client)
+
+    assert status == 503
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.levelno == logging.INFO
+    assert "no worker is serving the 'chat' queue" in record.getMessage()
 
 
 def test_all_green_with_a_worker_then_503_when_it_stops(

@@ -84,3 +84,18 @@ def chat_model_status() -> dict[str, Any] | None:
         if settings.CHAT_QUEUE in beat.queues and beat.llm.get("model"):
             return beat.llm
     return None
+
+
+def health_problems(report: dict[str, Any]) -> list[str]:
+    """What `system_health()` found wrong, one line per component (empty when all is fine)."""
+    problems = [
+        f"{name}: {report[name].get('error', 'not ok')}"
+        for name in ("database", "redis")
+        if not report[name]["ok"]
+    ]
+    problems += [
+        f"{name} queue: {queue.get('error', 'not ok')}"
+        for name, queue in report["queues"].items()
+        if not queue["ok"]
+    ]
+    return problems
