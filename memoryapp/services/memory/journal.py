@@ -4,32 +4,58 @@ and after, grouped in a MemoryChangeset that can be undone as a whole."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from pgvector.django import VectorField
 
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Segment
 
 Snapshot = dict[str, Any]
 
-_TIME_FIELDS = ("valid_from", "valid_to", "recorded_at", "retired_at")
-_PLAIN_FIELDS = ("text", "kind", "subject", "status", "confidence")
+
+def _columns() -> list[Field[Any, Any]]:
+    """The fact's columns a snapshot holds: all of them but the owner (undo is scoped to
+    it) and generated ones (the database derives those)."""
+    return [
+        field
+        for field in Fact._meta.concrete_fields
+        if field.name != "owner" and not isinstance(field, models.GeneratedField)
+    ]
+
+
+def _dump(field: Field[Any, Any], value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(field, models.DateTimeField):
+        return value.isoformat()
+    if isinstance(field, VectorField):
+        # As the column stores it (float32), which JSON numbers carry exactly.
+        return np.asarray(value, dtype=np.float32).tolist()
+    if isinstance(field, models.UUIDField | models.ForeignKey):
+        return str(value)
+    return value
+
+
+def _load(field: Field[Any, Any], value: Any) -> Any:
+    if value is not None and isinstance(field, models.DateTimeField):
+        return parse_datetime(value)
+    return value
 
 
 def fact_snapshot(fact: Fact) -> Snapshot:
-    """The fact's state as JSON-serialisable data, enough to restore it exactly."""
-    snapshot: Snapshot = {"id": str(fact.pk)}
-    snapshot.update({name: getattr(fact, name) for name in _PLAIN_FIELDS})
-    for name in _TIME_FIELDS:
-        value: datetime | None = getattr(fact, name)
-        snapshot[name] = value.isoformat() if value else None
-    snapshot["superseded_by"] = str(fact.superseded_by_id) if fact.superseded_by_id else None
-    snapshot["segment"] = str(fact.segment_id) if fact.segment_id else None
+    """The fact's state as JSON-serialisable data, enough to restore every column exactly
+    (vector and model stamp included), with its source messages."""
+    snapshot: Snapshot = {
+        field.name: _dump(field, getattr(fact, field.attname)) for field in _columns()
+    }
     snapshot["sources"] = sorted(
         str(message_id)
         for message_id in FactSource.objects.filter(fact=fact).values_list("message_id", flat=True)
@@ -90,13 +116,17 @@ class Journal:
         return self.changeset
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    return parse_datetime(value) if value else None
-
-
 def _current(fact_id: str, owner: User) -> Snapshot | None:
     fact = Fact.objects.filter(pk=fact_id, owner=owner).first()
     return fact_snapshot(fact) if fact else None
+
+
+def _unchanged(current: Snapshot | None, recorded: Snapshot | None) -> bool:
+    """Whether the fact is still as the event left it. Events recorded before snapshots
+    held every column are compared on the columns they hold."""
+    if current is None or recorded is None:
+        return current == recorded
+    return all(current.get(name) == value for name, value in recorded.items())
 
 
 def _restore(snapshot_id: str, snapshot: Snapshot | None, owner: User) -> Fact | None:
@@ -104,11 +134,16 @@ def _restore(snapshot_id: str, snapshot: Snapshot | None, owner: User) -> Fact |
     if snapshot is None:
         Fact.objects.filter(pk=snapshot_id, owner=owner).delete()
         return None
-    fields: dict[str, Any] = {name: snapshot[name] for name in _PLAIN_FIELDS}
-    fields.update({name: _parse_time(snapshot[name]) for name in _TIME_FIELDS})
-    fields["superseded_by_id"] = snapshot["superseded_by"]
-    fields["segment_id"] = snapshot["segment"]
-    fields["updated_at"] = timezone.now()
+    fields: dict[str, Any] = {
+        field.attname: _load(field, snapshot[field.name])
+        for field in _columns()
+        if field.name in snapshot and not field.primary_key
+    }
+    if "embedding" not in snapshot:
+        # A snapshot from before vectors were kept: the current vector belongs to another
+        # text; a cleared model stamp makes the upkeep embed this one again.
+        fields["embedding_model"] = ""
+    fields.setdefault("updated_at", timezone.now())
     fact, _ = Fact.objects.update_or_create(pk=snapshot_id, owner=owner, defaults=fields)
     FactSource.objects.filter(fact=fact).exclude(message_id__in=snapshot["sources"]).delete()
     FactSource.objects.bulk_create(
@@ -131,7 +166,7 @@ def changeset_undo(*, changeset: MemoryChangeset, owner: User) -> MemoryChangese
     events = list(changeset.events.order_by("-id"))
     for event in events:
         fact_id = (event.after or event.before or {})["id"]
-        if _current(fact_id, owner) != event.after:
+        if not _unchanged(_current(fact_id, owner), event.after):
             raise ValidationError("Later changes touched the same memories; undo those first.")
     undo = Journal(
         owner=owner, source=MemoryChangeset.Source.UNDO, reason=f"Undo of {changeset.pk}"
