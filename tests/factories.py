@@ -30,7 +30,10 @@ def message(
     status: str = Message.Status.DONE,
     **extra: object,
 ) -> Message:
+    """A message; an assistant's is the assistant's words (`by_person` false) unless `extra`
+    says otherwise (an imported transcript of two people)."""
     last = conversation.messages.order_by("-sequence").first()
+    extra.setdefault("by_person", role == Message.Role.USER)
     return Message.objects.create(
         conversation=conversation,
         owner=conversation.owner,

@@ -7,9 +7,9 @@ A file is a list of samples: two speakers' conversation in dated sessions
 
 As history for import, a sample is one user ("locomo-<sample_id>") with one conversation per
 session titled "Session <n>". speaker_a's turns become the "user" role and the others
-(speaker_b's) the "assistant" role: the pipeline tells the person from the assistant by
-role, and LoCoMo has two people, so one of them plays the assistant. Both keep their names
-as `speaker`.
+(speaker_b's) the "assistant" role (a question is never cut from its answer at a topic
+boundary); both are people (`by_person`), so both speakers' turns are memory. Both keep their
+names as `speaker`.
 A session's turns are 30 seconds apart from the session's time, and keep their dia_id as
 `external_id`. A shared photo adds "[shares a photo: <caption>]" to the turn's text.
 """
@@ -196,4 +196,5 @@ def _message(
         content=turn.text,
         created_at=session.turn_time(index),
         external_id=turn.dia_id,
+        by_person=True,  # both speakers are people: both speakers' turns are memory
     )

@@ -159,6 +159,7 @@ def longmemeval_history(question: LmeQuestion) -> ImportedHistory:
                         content=turn.content,
                         created_at=session.started_at + index * TURN_SPACING,
                         external_id=session.turn_id(index),
+                        by_person=turn.role == "user",
                     )
                     for index, turn in enumerate(session.turns)
                 ),

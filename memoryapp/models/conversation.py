@@ -27,13 +27,6 @@ def cosine_hnsw(name: str, field: str) -> HnswIndex:
 
 
 class Conversation(models.Model):
-    class Kind(models.TextChoices):
-        # The user talking with the assistant: only the user's turns are memory; the
-        # assistant's are, at most, the context of a user's turn.
-        CHAT = "chat"
-        # An imported transcript of two people (LoCoMo): both speakers' turns are memory.
-        TRANSCRIPT = "transcript"
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
@@ -41,7 +34,6 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True)
     # Once the user renames a conversation, suggested titles no longer replace it.
     title_is_custom = models.BooleanField(default=False)
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHAT)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     search_vector = models.GeneratedField(
@@ -65,6 +57,15 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
+    """One turn of a conversation, as said.
+
+    A turn is *remembered* when it is finished and has something to say: a user's message,
+    or an answer that completed or was stopped with text kept. Failed, pending, streaming
+    and stopped-empty answers are not; they never enter segments, keys, passages, facts or
+    retrieval. REMEMBERED (ORM), REMEMBERED_SQL (raw SQL) and `is_remembered` (Python) are
+    the one definition; `is_memory` adds that a person said it.
+    """
+
     class Role(models.TextChoices):
         USER = "user"
         ASSISTANT = "assistant"
@@ -85,6 +86,9 @@ class Message(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices)
     speaker = models.CharField(max_length=100, blank=True)
+    # Said by a person: the user, or either speaker of an imported transcript of two people.
+    # Only people's words are memory; the assistant's are, at most, their context.
+    by_person = models.BooleanField(default=True)
     content = models.TextField(blank=True)
     # When it was said (imported history keeps its original time).
     created_at = models.DateTimeField(default=timezone.now)
@@ -143,6 +147,10 @@ class Message(models.Model):
                 condition=Q(role="assistant") | Q(status="done"),
                 name="message_user_messages_are_done",
             ),
+            models.CheckConstraint(
+                condition=Q(role="assistant") | Q(by_person=True),
+                name="message_user_messages_are_a_persons",
+            ),
         ]
         indexes = [
             models.Index(fields=["owner", "created_at"]),
@@ -165,7 +173,29 @@ class Message(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.STOPPED, self.Status.FAILED}
+        """No longer being written (it may still have failed)."""
+        return self.status in FINISHED
+
+    @property
+    def is_remembered(self) -> bool:
+        """Part of the record memory is built from (see REMEMBERED)."""
+        return self.status in KEPT and self.content != ""
+
+    @property
+    def is_memory(self) -> bool:
+        """A person's remembered words: what titles, keys, summaries, passages, facts and
+        retrieval are made of."""
+        return self.by_person and self.is_remembered
+
+
+# Answers no longer being written, and those of them that stay in the record.
+FINISHED = frozenset({Message.Status.DONE, Message.Status.STOPPED, Message.Status.FAILED})
+KEPT = frozenset({Message.Status.DONE, Message.Status.STOPPED})
+REMEMBERED = Q(status__in=sorted(KEPT)) & ~Q(content="")
+REMEMBERED_SQL = "status IN ('done', 'stopped') AND content <> ''"
+# A person's remembered words (`Message.is_memory`).
+MEMORY = REMEMBERED & Q(by_person=True)
+MEMORY_SQL = f"by_person AND {REMEMBERED_SQL}"
 
 
 class Passage(models.Model):

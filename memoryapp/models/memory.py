@@ -89,6 +89,9 @@ class Segment(JobState):
     keywords = ArrayField(models.CharField(max_length=60), default=list, blank=True)
     # "llm" when the model wrote title/summary/key, "extractive" for the deterministic ones.
     summary_source = models.CharField(max_length=16, blank=True)
+    # How title, summary, key and keywords were built (`consolidation.SEGMENT_TEXT_VERSION`);
+    # the upkeep rebuilds older ones.
+    text_version = models.PositiveSmallIntegerField(default=1)
     key_embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
     summary_embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)

@@ -23,6 +23,7 @@ from django.db.models import Q
 
 from memoryapp.embeddings import embed_texts
 from memoryapp.models import Fact, Message, Profile
+from memoryapp.models.conversation import MEMORY, REMEMBERED
 from memoryapp.retrieval import search
 from memoryapp.retrieval.packing import Candidate, ContextUnit, count_tokens, pack, stems
 from memoryapp.retrieval.scoring import (
@@ -37,6 +38,7 @@ from memoryapp.retrieval.scoring import (
 from memoryapp.retrieval.search import Hit
 from memoryapp.retrieval.time_hints import asks_about_the_past, question_period
 from memoryapp.selectors.conversations import recent_turns
+from memoryapp.services.memory.transcript import MemoryTurn, memory_turn
 
 __all__ = [
     "AnswerContext",
@@ -79,13 +81,15 @@ def _speakers_named(owner: User, question: str) -> list[str]:
     return sorted({speaker for (speaker,) in found.distinct()})
 
 
-def _candidate_turns(owner: User, evidence: TurnEvidence, excluded: set[UUID]) -> list[Message]:
-    """The listed turns, every turn of the best segments, and the turns just before and after
-    each of those (one query for the turns, one for their neighbours)."""
+def _candidate_turns(owner: User, evidence: TurnEvidence, excluded: set[UUID]) -> list[MemoryTurn]:
+    """People's remembered turns that were listed, every such turn of the best segments, and
+    those just before and after each of them (one query for the turns, one for their
+    neighbours), each with the assistant's words it responds to as context."""
     best_segments = sorted(evidence.segments, key=lambda s: (-evidence.segments[s], s))
     found = list(
         Message.objects.filter(
             Q(pk__in=list(evidence.turns)) | Q(segment_id__in=best_segments[:SEGMENTS_EXPANDED]),
+            MEMORY,
             owner=owner,
         )
     )
@@ -95,10 +99,19 @@ def _candidate_turns(owner: User, evidence: TurnEvidence, excluded: set[UUID]) -
             conversation_id=message.conversation_id,
             sequence__in=(message.sequence - 1, message.sequence + 1),
         )
-    if found:
-        known = {m.pk for m in found}
-        found += [m for m in Message.objects.filter(around, owner=owner) if m.pk not in known]
-    return [m for m in found if m.pk not in excluded and m.content.strip()]
+    known = {m.pk: m for m in found}
+    neighbours = (
+        [m for m in Message.objects.filter(around, REMEMBERED, owner=owner) if m.pk not in known]
+        if found
+        else []
+    )
+    found += [m for m in neighbours if m.by_person]
+    at = {(m.conversation_id, m.sequence): m for m in [*found, *neighbours]}
+    return [
+        memory_turn(m, at.get((m.conversation_id, m.sequence - 1)))
+        for m in found
+        if m.pk not in excluded
+    ]
 
 
 def _fact_candidates(owner: User, scores: dict[str, float]) -> list[Candidate]:
@@ -161,14 +174,22 @@ def retrieve_units(
         turns=fused([dense_turns, lexical_turns], weights=[DENSE_TURN_WEIGHT, 1.0]),
         segments=fused(segment_lists),
     )
-    messages = _candidate_turns(owner, evidence, set(exclude_message_ids))
+    turns = _candidate_turns(owner, evidence, set(exclude_message_ids))
     scores = score_turns(
-        messages,
+        [turn.message for turn in turns],
         evidence,
         focus=question_focus(question, speakers),
         period=question_period(question, now),
     )
-    candidates = [Candidate(scores[m.pk], message=m) for m in messages]
+    candidates = [
+        Candidate(
+            scores[turn.message.pk],
+            message=turn.message,
+            context=turn.context,
+            context_text=turn.context_text,
+        )
+        for turn in turns
+    ]
     candidates += _fact_candidates(owner, fused(fact_lists))
     candidates.sort(key=_rank_key)
     seen = set(exclude_message_ids)

@@ -28,8 +28,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 # Below this many tokens left, nothing useful fits any more.
 MIN_USEFUL_TOKENS = 8
 # A longer turn shows only its sentences that share the most words with the question, up to
-# this many tokens. The assistant's replies get less room than what the user said: the
-# user's own words are the memory, a reply is context for them (and often long).
+# this many tokens. The assistant's words get less room than what people said: people's own
+# words are the memory, the assistant's are context for them (and often long).
 TURN_MAX_TOKENS = 100
 REPLY_MAX_TOKENS = 50
 # Words match on their first letters, a crude stemmer ("painting" finds "paints").
@@ -67,11 +67,15 @@ def stems(text: str) -> frozenset[str]:
     )
 
 
-def turn_line(message: Message, question: frozenset[str] = frozenset()) -> str:
-    """ "speaker: text", compacted, and trimmed around the question's words when long."""
+def turn_line(
+    message: Message, question: frozenset[str] = frozenset(), *, text: str | None = None
+) -> str:
+    """ "speaker: text", compacted, and trimmed around the question's words when long; `text`
+    in place of the message's whole content (the part of an assistant's turn a person's
+    reply responds to)."""
     speaker = message.speaker or message.role
-    text = compact_turn(message.content)
-    limit = REPLY_MAX_TOKENS if message.role == Message.Role.ASSISTANT else TURN_MAX_TOKENS
+    text = compact_turn(message.content) if text is None else text
+    limit = TURN_MAX_TOKENS if message.by_person else REPLY_MAX_TOKENS
     if count_tokens(text) > limit:
         text = _trimmed(text, question, limit - count_tokens(f"{speaker}:"))
     return f"{speaker}: {text}"
@@ -115,12 +119,15 @@ def fact_text(fact: Fact) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A turn or a fact to pack, with its score."""
+    """A person's turn or a fact to pack, with its score; a turn may come with `context`, the
+    assistant's turn before it, of which `context_text` is shown."""
 
     score: float
     message: Message | None = None
     fact: Fact | None = None
     fact_sources: tuple[UUID, ...] = ()
+    context: Message | None = None
+    context_text: str = ""
 
 
 @dataclass
@@ -181,11 +188,16 @@ def pack(
         message = candidate.message
         if message is None or message.pk in seen or not message.content.strip():
             continue
-        line = turn_line(message, question)
+        lines = [(message.sequence, turn_line(message, question), message.pk)]
+        context = candidate.context
+        if context is not None and context.pk not in seen:
+            text = turn_line(context, question, text=candidate.context_text)
+            lines.insert(0, (context.sequence, text, context.pk))
         key = _group_of(message)
         group = groups.get(key)
         header = f"[{key[1]}]"
-        cost = count_tokens(line) + (0 if group else count_tokens(header))
+        cost = sum(count_tokens(line) for _, line, _ in lines)
+        cost += 0 if group else count_tokens(header)
         if cost > left:
             continue
         if group is None:
@@ -193,7 +205,7 @@ def pack(
             group = _Unit(rank, candidate.score, kind, message.segment_id or message.pk, header)
             groups[key] = group
             units.append(group)
-        group.lines.append((message.sequence, line, message.pk))
-        seen.add(message.pk)
+        group.lines.extend(lines)
+        seen.update(message_id for _, _, message_id in lines)
         left -= cost
     return [unit.context_unit(number) for number, unit in enumerate(units, start=1)]

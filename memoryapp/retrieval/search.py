@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from django.db import connection, transaction
 
-from memoryapp.models.conversation import SEARCH_CONFIG
+from memoryapp.models.conversation import MEMORY_SQL, SEARCH_CONFIG
 
 # Above this many rows of one owner in a table, dense queries use the HNSW index.
 EXACT_SCAN_MAX_ROWS = 10_000
@@ -59,9 +59,10 @@ class Table:
 SEGMENTS = Table("segment", "memoryapp_segment", "status = 'closed'")
 FACTS_CURRENT = Table("fact", "memoryapp_fact", "status = 'active'")
 FACTS_ALL = Table("fact", "memoryapp_fact", "status IN ('active', 'superseded')")
-# Finished turns only: an answer still being written, or one that failed, is not memory.
-MESSAGES = Table("message", "memoryapp_message", "content <> '' AND status IN ('done', 'stopped')")
-# Passages exist only for finished turns (`services.memory.passages`).
+# People's remembered turns (`Message.is_memory`): never an assistant's words on their own,
+# nor an answer being written, failed or stopped empty.
+MESSAGES = Table("message", "memoryapp_message", MEMORY_SQL)
+# Passages exist only for people's remembered turns (`services.memory.passages`).
 PASSAGES = "memoryapp_passage"
 # A turn may have several passages near a query: the HNSW route reads this many per turn
 # wanted, and again as many times more while that gives too few turns.

@@ -43,13 +43,15 @@ TITLE_MAX_CHARS = 200
 
 @dataclass(frozen=True)
 class ImportedMessage:
-    """One turn: `created_at` is when it was said (timezone-aware)."""
+    """One turn: `created_at` is when it was said (timezone-aware); `by_person` is false for
+    an assistant's words (only people's words are memory, see `Message.by_person`)."""
 
     role: str  # "user" | "assistant"
     speaker: str
     content: str
     created_at: datetime
     external_id: str
+    by_person: bool
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def _messages(conversation: Conversation, turns: Sequence[ImportedMessage]) -> l
             conversation=conversation,
             owner_id=conversation.owner_id,
             role=turn.role,
+            by_person=turn.by_person,
             speaker=turn.speaker[:SPEAKER_MAX_CHARS],
             content=turn.content,
             created_at=turn.created_at,

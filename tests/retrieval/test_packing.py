@@ -31,6 +31,7 @@ def turn(
         sequence=sequence,
         speaker="Ann" if role == "user" else "",
         role=role,
+        by_person=role == "user",
         content=content,
         created_at=DAY,
         segment_id=segment,

@@ -27,17 +27,23 @@ from memoryapp.llm import LLMError, LLMInvalidOutput
 from memoryapp.llm.prompting import render_prompt
 from memoryapp.llm.schemas import Paragraph, Passage, Title
 from memoryapp.models import JobStatus, MemoryChangeset, Message, Segment
+from memoryapp.models.conversation import REMEMBERED
 from memoryapp.services.memory import denoise
 from memoryapp.services.memory.facts import Step, facts_apply, facts_extract, facts_plan
 from memoryapp.services.memory.model_access import MemoryModel
 from memoryapp.services.memory.notices import changeset_notify
 from memoryapp.services.memory.profile import profile_mark_stale
+from memoryapp.services.memory.transcript import memory_turns, memory_utterances, speaker_of
 
 logger = logging.getLogger(__name__)
 
 # Namespace of the per-owner advisory lock that serialises memory writes of one person.
 OWNER_LOCK_NAMESPACE = 7305
 DIGEST_MAX_TOKENS = 600
+# How a segment's title, summary, key and keywords are built; a segment with an older
+# `text_version` is rebuilt by the upkeep. 1: from every turn, the assistant's included.
+# 2: from people's turns, the assistant's only as their context (`transcript`).
+SEGMENT_TEXT_VERSION = 2
 
 
 class SegmentDigest(pydantic.BaseModel):
@@ -53,8 +59,8 @@ class SegmentText:
     retrieval_key: str
     keywords: list[str]
     source: str
-    key_embedding: list[float] = field(repr=False)
-    summary_embedding: list[float] = field(repr=False)
+    key_embedding: list[float] | None = field(repr=False)
+    summary_embedding: list[float] | None = field(repr=False)
 
 
 def segment_messages(segment: Segment) -> list[Message]:
@@ -63,17 +69,12 @@ def segment_messages(segment: Segment) -> list[Message]:
     )
 
 
-def _utterances(messages: list[Message]) -> list[denoise.Utterance]:
-    return [
-        denoise.Utterance(speaker=m.speaker or m.role, text=m.content)
-        for m in messages
-        if m.content.strip()
-    ]
-
-
 def segment_text_deterministic(messages: list[Message]) -> SegmentText:
-    """Title, extractive summary, filtered key and keywords, without any LLM."""
-    utterances = _utterances(messages)
+    """Title, extractive summary, filtered key and keywords, without any LLM, from what
+    people said (`transcript.memory_turns`); empty, without vectors, when they said nothing."""
+    utterances = memory_utterances(messages)
+    if not utterances:
+        return SegmentText("", "", "", [], "extractive", None, None)
     key = denoise.retrieval_key(utterances)
     candidates = denoise.summary_candidates(utterances) or [key]
     summary = denoise.extractive_summary(candidates)
@@ -90,10 +91,23 @@ def segment_text_deterministic(messages: list[Message]) -> SegmentText:
     )
 
 
+def memory_transcript(messages: list[Message]) -> str:
+    """People's turns as "speaker: text" lines, each after the assistant's words it responds
+    to: what a model is given to write a segment's digest from."""
+    lines = []
+    for turn in memory_turns(messages):
+        if turn.context_line:
+            lines.append(turn.context_line)
+        lines.append(f"{speaker_of(turn.message)}: {turn.message.content}")
+    return "\n".join(lines)
+
+
 def _segment_text_llm(
     messages: list[Message], fallback: SegmentText, model: MemoryModel
 ) -> SegmentText:
-    transcript = "\n".join(f"{m.speaker or m.role}: {m.content}" for m in messages)
+    transcript = memory_transcript(messages)
+    if not transcript:
+        return fallback
     prompt = render_prompt("segment_digest.txt", {"transcript": transcript[:12000]})
     try:
         digest = model.json(
@@ -180,6 +194,45 @@ def segment_consolidate(*, segment_id: UUID) -> Segment | None:
     return segment
 
 
+def segment_text_rebuild(*, segment_id: UUID) -> bool:
+    """Rebuild a consolidated segment's text as `SEGMENT_TEXT_VERSION` builds it, after
+    taking out the turns that are not remembered (failed or stopped-empty answers that
+    older versions let in). Its facts are kept. False when it was not due (any more)."""
+    segment = Segment.objects.filter(pk=segment_id, job_status=JobStatus.DONE).first()
+    if segment is None or segment.text_version >= SEGMENT_TEXT_VERSION:
+        return False
+    model = MemoryModel.for_memory()
+    with owner_lock(segment.owner_id):
+        Message.objects.filter(segment=segment).exclude(REMEMBERED).update(segment=None)
+        messages = segment_messages(segment)
+        text = segment_text_deterministic(messages)
+        if model.enabled and segment.summary_source == "llm":
+            text = _segment_text_llm(messages, text, model)
+        with transaction.atomic():
+            current = Segment.objects.select_for_update().get(pk=segment_id)
+            if current.job_status != JobStatus.DONE:
+                return False  # consolidated again meanwhile
+            current.message_count = len(messages)
+            _text_write(current, text, model)
+            current.save()
+    return True
+
+
+def _text_write(segment: Segment, text: SegmentText, model: MemoryModel) -> None:
+    segment.title = text.title
+    segment.summary = text.summary
+    segment.retrieval_key = text.retrieval_key
+    segment.keywords = text.keywords
+    segment.summary_source = text.source
+    segment.key_embedding = text.key_embedding
+    segment.summary_embedding = text.summary_embedding
+    segment.embedding_model = model_fingerprint()
+    segment.text_version = SEGMENT_TEXT_VERSION
+    segment.llm_calls += model.calls
+    segment.prompt_tokens += model.prompt_tokens
+    segment.completion_tokens += model.completion_tokens
+
+
 @transaction.atomic
 def _commit(
     segment: Segment,
@@ -192,17 +245,7 @@ def _commit(
     if current.claim != segment.claim or current.job_status != JobStatus.RUNNING:
         logger.info("segment %s was taken over by another run; discarding this one", segment.pk)
         return None
-    current.title = text.title
-    current.summary = text.summary
-    current.retrieval_key = text.retrieval_key
-    current.keywords = text.keywords
-    current.summary_source = text.source
-    current.key_embedding = text.key_embedding
-    current.summary_embedding = text.summary_embedding
-    current.embedding_model = model_fingerprint()
-    current.llm_calls += model.calls
-    current.prompt_tokens += model.prompt_tokens
-    current.completion_tokens += model.completion_tokens
+    _text_write(current, text, model)
     current.in_flight_since = None
     current.claim = None
     changeset = None

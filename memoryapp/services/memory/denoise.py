@@ -58,8 +58,40 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 @dataclass(frozen=True)
 class Utterance:
+    """A person's turn; `context` is the assistant's line it responds to ("speaker: text"),
+    shown before it in the retrieval key and never used for titles, keywords or summaries."""
+
     speaker: str
     text: str
+    context: str = ""
+
+
+# A person's reply of at most this many words needs what it responds to in order to mean
+# anything ("Yes", "Lisbon, since May"); a longer one stands on its own.
+CONTEXT_REPLY_WORDS = 12
+# A reply that takes up a suggestion ("Sure, let's do that", "Good idea").
+_ACCEPTS = re.compile(
+    r"^(?:yes|yeah|yep|sure|ok(?:ay)?|great|good|perfect|sounds good|good idea|great idea|"
+    r"let'?s|i'?ll (?:do|try|take|go with|book)|that works|deal|definitely|absolutely|"
+    r"please)\b",
+    re.IGNORECASE,
+)
+
+
+def responded_to(earlier: str, reply: str) -> str:
+    """What of the assistant's `earlier` turn a person's short `reply` responds to: its last
+    question (the question the person answered), or, when the reply takes up a suggestion,
+    its last sentence; "" when the reply is long enough to stand alone or responds to
+    nothing said."""
+    if len(reply.split()) > CONTEXT_REPLY_WORDS:
+        return ""
+    said = sentences(earlier)
+    questions = [sentence for sentence in said if sentence.endswith("?")]
+    if questions:
+        return questions[-1]
+    if said and _ACCEPTS.match(reply.strip()):
+        return said[-1]
+    return ""
 
 
 def sentences(text: str) -> list[str]:
@@ -91,13 +123,18 @@ def _content_sentences(text: str, seen: set[str]) -> list[str]:
 
 def retrieval_key(utterances: Sequence[Utterance], *, max_chars: int = 4000) -> str:
     """The segment's content as "speaker: text" lines, without greetings, filler,
-    back-channel turns and repeated sentences; never empty when the segment has content."""
+    back-channel turns and repeated sentences; never empty when the segment has content.
+    A reply with context keeps its context line before it, and itself even when it is a
+    back-channel ("Yes." to a question)."""
     seen: set[str] = set()
     lines = []
     for utterance in utterances:
-        if _BACKCHANNEL.match(utterance.text.strip()):
+        if _BACKCHANNEL.match(utterance.text.strip()) and not utterance.context:
             continue
         kept = _content_sentences(utterance.text, seen)
+        if utterance.context:
+            lines.append(utterance.context)
+            kept = kept or [utterance.text.strip()]
         if kept:
             lines.append(f"{utterance.speaker}: {' '.join(kept)}")
     key_text = "\n".join(lines) or "\n".join(f"{u.speaker}: {u.text}" for u in utterances)

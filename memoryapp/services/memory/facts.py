@@ -31,6 +31,7 @@ from memoryapp.models.conversation import SEARCH_CONFIG
 from memoryapp.retrieval.time_hints import dateparser_settings
 from memoryapp.services.memory.journal import Journal, fact_snapshot
 from memoryapp.services.memory.model_access import MemoryModel
+from memoryapp.services.memory.transcript import MemoryTurn, memory_turns, speaker_of
 
 logger = logging.getLogger(__name__)
 
@@ -112,26 +113,36 @@ def resolve_time(expression: str | None, said_at: datetime) -> datetime | None:
     return parsed.replace(hour=0, minute=0, second=0, microsecond=0) if parsed else None
 
 
-def _transcript(messages: list[Message]) -> str:
-    return "\n".join(
-        f"[{number}] {message.created_at:%Y-%m-%d} {message.speaker or message.role}: "
-        f"{message.content}"
-        for number, message in enumerate(messages, start=1)
-    )
+def _transcript(turns: list[MemoryTurn]) -> str:
+    """People's turns numbered from 1 (the numbers a fact's sources refer to), each after the
+    assistant's words it responds to, which carry no number and so can be no source."""
+    lines = []
+    for number, turn in enumerate(turns, start=1):
+        if turn.context_line:
+            lines.append(f"    ({turn.context_line})")
+        message = turn.message
+        lines.append(
+            f"[{number}] {message.created_at:%Y-%m-%d} {speaker_of(message)}: {message.content}"
+        )
+    return "\n".join(lines)
 
 
 def facts_extract(
     *, segment: Segment, messages: list[Message], model: MemoryModel
 ) -> list[NewFact]:
-    """The facts the segment taught about its owner, validated against its messages."""
+    """The facts the segment taught about its owner, validated against what people said in
+    it (an assistant's turn is never a fact's source)."""
+    turns = memory_turns(messages)
+    if not turns:
+        return []
     prompt = render_prompt(
         "fact_extraction.txt",
-        {"transcript": _transcript(messages), "user": segment.owner.get_username()},
+        {"transcript": _transcript(turns), "user": segment.owner.get_username()},
     )
     extraction = model.json(
         [{"role": "user", "content": prompt}], Extraction, max_tokens=EXTRACTION_MAX_TOKENS
     )
-    return _validated(extraction, messages)
+    return _validated(extraction, [turn.message for turn in turns])
 
 
 def _validated(extraction: Extraction, messages: list[Message]) -> list[NewFact]:

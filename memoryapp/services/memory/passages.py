@@ -1,7 +1,8 @@
 """Passages: the sentences of a user's message of several, each embedded on its own
 (`models.Passage`), so retrieval can find a message by one thing it says.
 
-Only the user's messages get them. Memory is about the person, and what they tell about
+Only people's messages get them (`Message.is_memory`: the user's, or both speakers' of an
+imported transcript of two people). Memory is about the person, and what they tell about
 themselves is often an aside in a long message. The assistant's answers are long generated
 text (about seven times as many sentences); on LongMemEval their sentences crowded the
 user's out of the dense list (recall-all at 1,024 tokens 0.911 with them, 0.927 without),
@@ -34,20 +35,20 @@ def passage_texts(content: str) -> list[tuple[int, str]]:
 
 
 def passages_make(messages: Sequence[Message], fingerprint: str) -> None:
-    """Give each finished user message of `messages` passages embedded by the model of
-    `fingerprint`, in place of any it had, and record that model on every finished message,
-    also when it gets none (a text of one sentence, an answer).
+    """Give each of `messages` that is a person's remembered words passages embedded by the
+    model of `fingerprint`, in place of any it had, and record that model on every
+    remembered message, also when it gets none (a text of one sentence, an answer).
 
-    Unfinished messages are left alone. Embedding happens before the messages are locked; a
+    Other messages are left alone. Embedding happens before the messages are locked; a
     message whose text or status changed meanwhile is skipped, to be picked up again.
     """
-    finished = [m for m in messages if m.is_finished]
+    finished = [m for m in messages if m.is_remembered]
     if not finished:
         return
     planned = [
         (message, position, text)
         for message in finished
-        if message.role == Message.Role.USER
+        if message.is_memory
         for position, text in passage_texts(message.content)
     ]
     vectors = embed_texts([text for _, _, text in planned])

@@ -69,19 +69,46 @@ def test_making_passages_again_replaces_them() -> None:
     assert texts == [("I moved to Porto last spring.",), ("My sister lives there too.",)]
 
 
-@pytest.mark.parametrize("status", [Message.Status.DONE, Message.Status.FAILED])
-def test_the_assistants_answers_get_no_passages(status: str) -> None:
+def test_the_assistants_answers_get_no_passages() -> None:
     chat = factories.conversation(factories.user())
     question = factories.message(chat, "Tell me a story.")
-    answer = factories.message(
-        chat, LONG_TURN, role=Message.Role.ASSISTANT, status=status, reply_to=question
-    )
+    answer = factories.message(chat, LONG_TURN, role=Message.Role.ASSISTANT, reply_to=question)
 
     passages_make([answer], model_fingerprint())
 
     assert not Passage.objects.filter(message=answer).exists()
     answer.refresh_from_db()
-    assert answer.passages_model == model_fingerprint()
+    assert answer.passages_model == model_fingerprint()  # looked at: nothing to make
+
+
+@pytest.mark.parametrize(
+    ("status", "content"), [(Message.Status.FAILED, LONG_TURN), (Message.Status.STOPPED, "")]
+)
+def test_answers_that_are_not_remembered_are_left_alone(status: str, content: str) -> None:
+    chat = factories.conversation(factories.user())
+    question = factories.message(chat, "Tell me a story.")
+    answer = factories.message(
+        chat, content, role=Message.Role.ASSISTANT, status=status, reply_to=question
+    )
+
+    passages_make([answer], model_fingerprint())
+
+    answer.refresh_from_db()
+    assert answer.passages_model == ""
+    assert not Passage.objects.filter(message=answer).exists()
+
+
+def test_both_speakers_of_a_transcript_of_two_people_get_passages() -> None:
+    chat = factories.conversation(factories.user())
+    first = factories.message(chat, "How is the new job going?", speaker="Mel")
+    second = factories.message(
+        chat, LONG_TURN, role=Message.Role.ASSISTANT, speaker="Caroline", by_person=True,
+        reply_to=first,
+    )  # fmt: skip
+
+    passages_make([second], model_fingerprint())
+
+    assert Passage.objects.filter(message=second).count() == 3
 
 
 def test_the_upkeep_makes_passages_for_messages_embedded_before_they_existed() -> None:
