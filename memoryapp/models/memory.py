@@ -91,7 +91,7 @@ class Segment(JobState):
     summary_source = models.CharField(max_length=16, blank=True)
     # How title, summary, key and keywords were built (`consolidation.SEGMENT_TEXT_VERSION`);
     # the upkeep rebuilds older ones.
-    text_version = models.PositiveSmallIntegerField(default=1)
+    text_version = models.PositiveSmallIntegerField(db_default=1)
     key_embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
     summary_embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
