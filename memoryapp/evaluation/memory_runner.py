@@ -26,12 +26,13 @@ from memoryapp.embeddings import EMBEDDING_DIM, embed_texts
 from memoryapp.evaluation import EvaluationError
 from memoryapp.evaluation.chat_retrieval import Retrieved, Retriever, chat_retriever, retrieve
 from memoryapp.evaluation.qa import answer, token_f1
-from memoryapp.evaluation.recall_metrics import RankedUnit, count_tokens
+from memoryapp.evaluation.recall_metrics import RankedUnit
 from memoryapp.evaluation.recall_report import OVERALL, Scoreboard, recall_tables, table
 from memoryapp.evaluation.turn_baselines import BM25, dense_rank, reciprocal_rank_fusion
 from memoryapp.llm import LLMError, get_llm
 from memoryapp.models import Message
 from memoryapp.services.imports import ImportedHistory, history_import
+from memoryapp.text import count_tokens
 
 Write = Callable[[str], None]
 

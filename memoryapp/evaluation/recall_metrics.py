@@ -16,17 +16,9 @@ tokens packed are the sum of the units taken. Scores are averaged over questions
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
-
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def count_tokens(text: str) -> int:
-    """Tokens by the regex `\\w+|[^\\w\\s]` (a word or one punctuation mark)."""
-    return len(_TOKEN.findall(text))
 
 
 class Costed(Protocol):

@@ -25,7 +25,7 @@ from memoryapp.embeddings import embed_texts
 from memoryapp.models import Fact, Message, Profile
 from memoryapp.models.conversation import MEMORY, REMEMBERED
 from memoryapp.retrieval import search
-from memoryapp.retrieval.packing import Candidate, ContextUnit, count_tokens, pack, stems
+from memoryapp.retrieval.packing import Candidate, ContextUnit, pack
 from memoryapp.retrieval.scoring import (
     DENSE_TURN_WEIGHT,
     TurnEvidence,
@@ -39,6 +39,7 @@ from memoryapp.retrieval.search import Hit
 from memoryapp.retrieval.time_hints import asks_about_the_past, question_period
 from memoryapp.selectors.conversations import recent_turns
 from memoryapp.services.memory.transcript import MemoryTurn, memory_turn
+from memoryapp.text import count_tokens, stems
 
 __all__ = [
     "AnswerContext",

@@ -12,7 +12,6 @@ best evidence comes first.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,10 +20,9 @@ from uuid import UUID
 from django.utils import timezone
 
 from memoryapp.models import Fact, Message
-from memoryapp.services.memory.denoise import STOPWORDS, compact_turn, sentences
+from memoryapp.services.memory.denoise import compact_turn
+from memoryapp.text import count_tokens, sentences, stems
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-_WORD = re.compile(r"[a-z0-9]+")
 # Below this many tokens left, nothing useful fits any more.
 MIN_USEFUL_TOKENS = 8
 # A longer turn shows only its sentences that share the most words with the question, up to
@@ -32,14 +30,7 @@ MIN_USEFUL_TOKENS = 8
 # words are the memory, the assistant's are context for them (and often long).
 TURN_MAX_TOKENS = 100
 REPLY_MAX_TOKENS = 50
-# Words match on their first letters, a crude stemmer ("painting" finds "paints").
-STEM_LETTERS = 5
 GAP = "…"
-
-
-def count_tokens(text: str) -> int:
-    """Tokens as the packing budget counts them: words and punctuation marks (model-free)."""
-    return len(_TOKEN.findall(text))
 
 
 @dataclass(frozen=True)
@@ -58,13 +49,6 @@ class ContextUnit:
 def day(moment: datetime) -> str:
     local = timezone.localtime(moment)
     return f"{local.day} {local:%B %Y}"
-
-
-def stems(text: str) -> frozenset[str]:
-    """The content words of `text`, cut to their first letters."""
-    return frozenset(
-        word[:STEM_LETTERS] for word in _WORD.findall(text.lower()) if word not in STOPWORDS
-    )
 
 
 def turn_line(

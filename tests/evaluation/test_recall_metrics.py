@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from memoryapp.evaluation.recall_metrics import (
-    RankedUnit,
-    Recall,
-    count_tokens,
-    hit,
-    packed,
-)
+from memoryapp.evaluation.recall_metrics import RankedUnit, Recall, hit, packed
+from memoryapp.text import count_tokens
 
 
 def unit(*ids: str, tokens: int = 10) -> RankedUnit:

@@ -15,6 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from memoryapp.text import (
+    CONTENT_WORD_LETTERS,
+    content_word,
+    content_words,
+    normalised,
+    sentences,
+    words,
+)
+
 # Whole turns that carry no content ("ok", "thanks!", "haha yes").
 _BACKCHANNEL = re.compile(
     r"^(?:(?:ok(?:ay)?|k|sure|yes|yeah|yep|yup|no|nope|right|alright|cool|great|nice|wow|"
@@ -33,27 +42,6 @@ _OPENER = re.compile(
     r")(?:\s+\w+)?\s*[!,.:;-]+\s*)+",
     re.IGNORECASE,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
-
-_STOPWORDS_TEXT = (
-    "a about above after again against all also am an and any are aren't as at be because been "
-    "before being below between both but by can can't cannot could couldn't did didn't do does "
-    "doesn't doing don't down during each few for from further get got had hadn't has hasn't "
-    "have haven't having he he'd he'll he's her here here's hers herself him himself his how "
-    "how's i i'd i'll i'm i've if in into is isn't it it's its itself just know let's like me "
-    "more most much mustn't my myself no nor not now of off on once one only or other ought our "
-    "ours ourselves out over own really same shan't she she'd she'll she's should shouldn't so "
-    "some such than that that's the their theirs them themselves then there there's these they "
-    "they'd they'll they're they've thing things think this those through to too under until up "
-    "us very was wasn't we we'd we'll we're we've well were weren't what what's when when's "
-    "where where's which while who who's whom why why's will with won't would wouldn't yeah yes "
-    "you you'd you'll you're you've your yours yourself yourselves going want wanted lot lots "
-    "maybe okay ok sure great good nice cool wow thanks thank hey hello oh haha lol also "
-    "actually pretty still even ever way much many said say says tell told today yesterday "
-    "tomorrow "
-)
-STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -94,17 +82,8 @@ def responded_to(earlier: str, reply: str) -> str:
     return ""
 
 
-def sentences(text: str) -> list[str]:
-    return [part.strip() for part in _SENTENCE_END.split(text.strip()) if part.strip()]
-
-
 def _clean_sentence(sentence: str) -> str:
     return _OPENER.sub("", sentence).strip()
-
-
-def _normalised(sentence: str) -> str:
-    """The sentence's words and numbers, lower-cased: what makes two sentences repeats."""
-    return " ".join(re.findall(r"\w+", sentence.lower()))
 
 
 def _content_sentences(text: str, seen: set[str]) -> list[str]:
@@ -113,7 +92,7 @@ def _content_sentences(text: str, seen: set[str]) -> list[str]:
     kept = []
     for sentence in sentences(text):
         cleaned = _clean_sentence(sentence)
-        key = _normalised(cleaned)
+        key = normalised(cleaned)
         if not key or _BACKCHANNEL.match(cleaned) or key in seen:
             continue
         seen.add(key)
@@ -177,7 +156,7 @@ def extractive_summary(candidates: Sequence[str], *, max_sentences: int = 3) -> 
 
 def _tfidf_vectors(texts: Sequence[str]) -> NDArray[np.float64]:
     """Unit-length TF-IDF vectors of the texts' content words (zero rows for no words)."""
-    bags = [Counter(_content_words(text)) for text in texts]
+    bags = [Counter(content_words(text)) for text in texts]
     vocabulary = {word: i for i, word in enumerate(sorted(set().union(*bags)))}
     counts = np.zeros((len(texts), len(vocabulary)))
     for row, bag in enumerate(bags):
@@ -192,18 +171,14 @@ def _tfidf_vectors(texts: Sequence[str]) -> NDArray[np.float64]:
     return unit
 
 
-def _content_words(text: str) -> list[str]:
-    return [word for word in map(_content_word, _WORD.findall(text)) if word]
-
-
-def _content_word(word: str) -> str:
-    """The word lower-cased, or "" when it is a stopword or shorter than three letters."""
-    lowered = word.lower().strip("'-")
-    return lowered if len(lowered) >= 3 and lowered not in STOPWORDS else ""
-
-
 # A long segment is represented by at most this many sentences, spread evenly over it.
 MAX_SUMMARY_CANDIDATES = 200
+# A sentence with fewer words of CONTENT_WORD_LETTERS or more says too little to summarise.
+SUMMARY_MIN_WORDS = 4
+
+
+def _long_words(text: str) -> int:
+    return sum(len(word) >= CONTENT_WORD_LETTERS for word in words(text))
 
 
 def summary_candidates(
@@ -215,7 +190,7 @@ def summary_candidates(
     for utterance in utterances:
         for sentence in sentences(utterance.text):
             cleaned = _clean_sentence(sentence)
-            if len(_WORD.findall(cleaned)) >= 4 and not _BACKCHANNEL.match(cleaned):
+            if _long_words(cleaned) >= SUMMARY_MIN_WORDS and not _BACKCHANNEL.match(cleaned):
                 found.append(f"{utterance.speaker}: {cleaned}")
     if len(found) <= limit:
         return found
@@ -227,8 +202,8 @@ def keywords(texts: Sequence[str], *, limit: int = 8) -> list[str]:
     counts: Counter[str] = Counter()
     capitalised: set[str] = set()
     for text in texts:
-        for word in _WORD.findall(text):
-            lowered = _content_word(word)
+        for word in words(text):
+            lowered = content_word(word)
             if not lowered:
                 continue
             counts[lowered] += 1

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from memoryapp.embeddings import embed_texts
 from memoryapp.models import Message, Passage
-from memoryapp.services.memory.denoise import sentences
+from memoryapp.text import sentences
 
 # Shorter sentences ("Thanks!", "Yes, I did.") say too little to be found by.
 PASSAGE_MIN_WORDS = 3
