@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from memoryapp.models import Conversation, Message
-from memoryapp.models.conversation import SEARCH_CONFIG
+from memoryapp.models.conversation import REMEMBERED, SEARCH_CONFIG
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -53,14 +53,12 @@ def message_get(*, owner: User, message_id: UUID) -> Message:
 
 
 def recent_turns(*, answer: Message, limit: int = 50) -> list[Message]:
-    """The finished messages before `answer` in its conversation, oldest first."""
-    turns = (
-        Message.objects.filter(
-            conversation_id=answer.conversation_id,
-            owner_id=answer.owner_id,
-            sequence__lt=answer.sequence,
-        )
-        .exclude(content="")
-        .order_by("-sequence")[:limit]
-    )
+    """The remembered messages before `answer` in its conversation, oldest first (a failed
+    answer's partial text is not something the assistant said)."""
+    turns = Message.objects.filter(
+        REMEMBERED,
+        conversation_id=answer.conversation_id,
+        owner_id=answer.owner_id,
+        sequence__lt=answer.sequence,
+    ).order_by("-sequence")[:limit]
     return list(reversed(turns))

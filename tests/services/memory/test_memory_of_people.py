@@ -16,6 +16,7 @@ from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Conversation, Message, Passage, Segment
 from memoryapp.retrieval import retrieve_units
+from memoryapp.selectors.conversations import recent_turns
 from memoryapp.services.memory.consolidation import SEGMENT_TEXT_VERSION, segment_consolidate
 from memoryapp.services.memory.ingestion import conversation_ingest
 from memoryapp.services.memory.upkeep import segments_rebuild_outdated
@@ -297,3 +298,22 @@ def test_the_upkeep_rebuilds_segments_built_the_old_way(alice: User) -> None:
     assert "Alberto" not in segment.title
     assert segment.text_version == SEGMENT_TEXT_VERSION
     assert (segment.message_count, failed.segment_id) == (6, None)
+
+
+def test_a_failed_answers_partial_text_is_not_in_the_next_prompt(alice: User) -> None:
+    chat = _chat(alice, [("user", "My sister moved to Lisbon last month.")])
+    failed = factories.message(
+        chat, "Alberto and Alej", role="assistant", status=Message.Status.FAILED
+    )
+    question = factories.message(chat, "Where does my sister live?")
+    answer = factories.message(
+        chat, "", role="assistant", status=Message.Status.PENDING, reply_to=question
+    )
+
+    turns = recent_turns(answer=answer)
+
+    assert failed not in turns
+    assert [t.content for t in turns] == [
+        "My sister moved to Lisbon last month.",
+        "Where does my sister live?",
+    ]
