@@ -1,21 +1,56 @@
-"""Celery tasks: take ids, load rows, call one service. Named "<queue>.<job>" for routing."""
+"""Celery tasks: take ids, load rows, call one service. Named "<queue>.<job>" for routing.
+
+Services never import this module: they queue tasks by name through `memoryapp.jobs`.
+
+A person may delete a conversation while one of its jobs runs. The job then finds its rows
+gone (a missing row, a foreign key to nothing, an update that matched no row); that is not
+a failure, so it ends with an INFO line instead of a traceback.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import DatabaseError
 
+from memoryapp import jobs
+from memoryapp.models import Conversation, Message, Segment
 from memoryapp.services.answering import answer_generate, answers_requeue_stale
+from memoryapp.services.memory.consolidation import segment_consolidate
+from memoryapp.services.memory.ingestion import conversation_ingest
+from memoryapp.services.memory.upkeep import memory_sleep, memory_upkeep
+from memoryapp.services.titles import conversation_title_due, conversation_title_suggest
 
-# An answer is bounded by the LLM time limit; the title suggestion adds a little.
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# An answer is bounded by the LLM time limit, plus retrieval before it and saving after.
 ANSWER_SOFT_LIMIT = int(settings.LLM_TIMEOUT_SECONDS) + 60
 ANSWER_HARD_LIMIT = ANSWER_SOFT_LIMIT + 30
 # Consolidation makes several model calls (digest, extraction, a decision per fact).
 MEMORY_SOFT_LIMIT = 30 * 60
 MEMORY_HARD_LIMIT = MEMORY_SOFT_LIMIT + 60
+# A title waits for the chat worker to be idle, then makes one short model call.
+TITLE_SOFT_LIMIT = int(settings.MEMORY_YIELD_MAX_SECONDS) + 120
+TITLE_HARD_LIMIT = TITLE_SOFT_LIMIT + 30
+
+
+def _unless_gone(job: Callable[[], T], *, what: str, exists: Callable[[], bool]) -> T | None:
+    """`job()`, or None when it failed because `what` was deleted meanwhile."""
+    try:
+        return job()
+    except (ObjectDoesNotExist, DatabaseError):
+        if exists():
+            raise
+    logger.info("%s was deleted while its job ran; nothing more to do", what)
+    return None
 
 
 @shared_task(
@@ -25,9 +60,20 @@ MEMORY_HARD_LIMIT = MEMORY_SOFT_LIMIT + 60
     time_limit=ANSWER_HARD_LIMIT,
 )
 def answer_message(answer_id: str) -> None:
-    answer = answer_generate(answer_id=UUID(answer_id))
-    if answer is not None and answer.content:
-        ingest_conversation.delay(str(answer.conversation_id))
+    answer = _unless_gone(
+        lambda: answer_generate(answer_id=UUID(answer_id)),
+        what=f"answer {answer_id}",
+        exists=Message.objects.filter(pk=answer_id).exists,
+    )
+    if answer is None:
+        return
+    # The title is the memory worker's job: the next answer never waits for it.
+    if answer.status == Message.Status.DONE and conversation_title_due(
+        conversation_id=answer.conversation_id
+    ):
+        jobs.title_enqueue(conversation_id=answer.conversation_id)
+    if answer.content:
+        jobs.ingestion_enqueue(conversation_id=answer.conversation_id)
 
 
 @shared_task(name="chat.requeue_stale_answers")
@@ -35,11 +81,33 @@ def requeue_stale_answers() -> int:
     return answers_requeue_stale()
 
 
+@shared_task(
+    name="memory.suggest_title",
+    acks_late=True,
+    soft_time_limit=TITLE_SOFT_LIMIT,
+    time_limit=TITLE_HARD_LIMIT,
+)
+def suggest_title(conversation_id: str) -> str | None:
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        logger.info("conversation %s was deleted; no title to suggest", conversation_id)
+        return None
+    titled = _unless_gone(
+        lambda: conversation_title_suggest(conversation=conversation),
+        what=f"conversation {conversation_id}",
+        exists=Conversation.objects.filter(pk=conversation_id).exists,
+    )
+    return None if titled is None else titled.title
+
+
 @shared_task(name="memory.ingest_conversation", acks_late=True, soft_time_limit=600, time_limit=660)
 def ingest_conversation(conversation_id: str, final: bool = False) -> int:
-    from memoryapp.services.memory.ingestion import conversation_ingest
-
-    return len(conversation_ingest(conversation_id=UUID(conversation_id), final=final))
+    closed = _unless_gone(
+        lambda: conversation_ingest(conversation_id=UUID(conversation_id), final=final),
+        what=f"conversation {conversation_id}",
+        exists=Conversation.objects.filter(pk=conversation_id).exists,
+    )
+    return 0 if closed is None else len(closed)
 
 
 @shared_task(
@@ -49,21 +117,19 @@ def ingest_conversation(conversation_id: str, final: bool = False) -> int:
     time_limit=MEMORY_HARD_LIMIT,
 )
 def consolidate_segment(segment_id: str) -> str | None:
-    from memoryapp.services.memory.consolidation import segment_consolidate
-
-    segment = segment_consolidate(segment_id=UUID(segment_id))
+    segment = _unless_gone(
+        lambda: segment_consolidate(segment_id=UUID(segment_id)),
+        what=f"segment {segment_id}",
+        exists=Segment.objects.filter(pk=segment_id).exists,
+    )
     return None if segment is None else segment.job_status
 
 
 @shared_task(name="memory.upkeep", soft_time_limit=600, time_limit=660)
 def upkeep() -> dict[str, Any]:
-    from memoryapp.services.memory.upkeep import memory_upkeep
-
     return memory_upkeep()
 
 
 @shared_task(name="memory.sleep", soft_time_limit=1800, time_limit=1860)
 def sleep() -> dict[str, Any]:
-    from memoryapp.services.memory.upkeep import memory_sleep
-
     return memory_sleep()

@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
 
+from memoryapp import jobs
 from memoryapp.llm import LLM, LLMError, LLMTimeout, get_llm
 from memoryapp.models import Citation, Message
 from memoryapp.retrieval import (
@@ -36,7 +37,6 @@ from memoryapp.services.answer_control import (
 )
 from memoryapp.services.chat_prompt import chat_prompt_build
 from memoryapp.services.notifications import conversation_notify
-from memoryapp.services.titles import conversation_title_suggest
 
 logger = logging.getLogger(__name__)
 
@@ -207,10 +207,7 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
     relay.flush()
     answer.content = relay.text
     _store_citations(answer, context)
-    answer = _finish(answer, text=relay.text, status=status, error=error, llm=llm)
-    if status == Message.Status.DONE:
-        conversation_title_suggest(conversation=answer.conversation, llm=llm)
-    return answer
+    return _finish(answer, text=relay.text, status=status, error=error, llm=llm)
 
 
 def _finish(
@@ -254,8 +251,6 @@ def answers_requeue_stale() -> int:
 
     Returns how many answers were re-queued or failed.
     """
-    from memoryapp.tasks import answer_message
-
     cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_ANSWER_SECONDS)
     stale = Message.objects.filter(
         role=Message.Role.ASSISTANT,
@@ -276,6 +271,6 @@ def answers_requeue_stale() -> int:
                 status=Message.Status.PENDING, in_flight_since=timezone.now()
             )
             if updated:
-                answer_message.delay(str(answer.pk))
+                jobs.answer_enqueue(answer_id=answer.pk)
         handled += updated
     return handled

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from memoryapp import jobs
 from memoryapp.models import Conversation, Message
 from memoryapp.services.answer_control import answer_stop_clear, answer_stop_request
 
@@ -95,10 +96,8 @@ def message_send(*, conversation: Conversation, content: str) -> tuple[Message, 
 
 
 def _enqueue_answer(answer: Message) -> None:
-    from memoryapp.tasks import answer_message
-
-    answer_id = str(answer.pk)
-    transaction.on_commit(lambda: answer_message.delay(answer_id))
+    answer_id = answer.pk
+    transaction.on_commit(lambda: jobs.answer_enqueue(answer_id=answer_id))
 
 
 @transaction.atomic

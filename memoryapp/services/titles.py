@@ -1,15 +1,24 @@
-"""Suggested conversation titles, after the first exchange."""
+"""Suggested conversation titles, after the first exchange.
+
+Suggested by the memory worker once the first answer is saved (`memory.suggest_title`),
+never inside the answer job: the next answer must not wait for a title. The model is asked
+only when the chat worker is idle, for the same reason.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
+from uuid import UUID
 
+from django.conf import settings
 from django.template.loader import render_to_string
 
-from memoryapp.llm import LLM, LLMError
+from memoryapp.llm import LLM, LLMError, get_llm
 from memoryapp.llm.prompting import render_prompt
 from memoryapp.models import Conversation, Message
+from memoryapp.services.answer_control import chat_is_busy
 from memoryapp.services.notifications import user_notify
 
 logger = logging.getLogger(__name__)
@@ -17,6 +26,7 @@ logger = logging.getLogger(__name__)
 TITLE_MAX_WORDS = 8
 TITLE_MAX_CHARS = 80
 TITLE_TIMEOUT_SECONDS = 20.0
+CHAT_POLL_SECONDS = 0.25
 
 
 def clean_title(raw: str) -> str:
@@ -54,8 +64,26 @@ def _suggest(llm: LLM, question: str, answer: str) -> str:
     return clean_title(reply.text)
 
 
-def conversation_title_suggest(*, conversation: Conversation, llm: LLM) -> Conversation:
-    """Give an untitled conversation a title from its first exchange and update the sidebar."""
+def conversation_title_due(*, conversation_id: UUID) -> bool:
+    """Whether the conversation still has the default title: none of its own, none suggested
+    (the person's own title is never replaced)."""
+    return Conversation.objects.filter(pk=conversation_id, title="", title_is_custom=False).exists()
+
+
+def _wait_for_chat() -> None:
+    deadline = time.monotonic() + settings.MEMORY_YIELD_MAX_SECONDS
+    while chat_is_busy() and time.monotonic() < deadline:
+        time.sleep(CHAT_POLL_SECONDS)
+
+
+def conversation_title_suggest(
+    *, conversation: Conversation, llm: LLM | None = None
+) -> Conversation:
+    """Give an untitled conversation a title from its first exchange and update the sidebar.
+
+    Waits (up to MEMORY_YIELD_MAX_SECONDS) while the chat worker is answering. Without a
+    usable model reply the first words of the question are the title.
+    """
     conversation.refresh_from_db(fields=["title", "title_is_custom"])
     if conversation.title or conversation.title_is_custom:
         return conversation
@@ -68,7 +96,8 @@ def conversation_title_suggest(*, conversation: Conversation, llm: LLM) -> Conve
         return conversation
     question = first[0].content
     answer = first[1].content if len(first) > 1 else ""
-    title = _suggest(llm, question, answer) or title_from_text(question)
+    _wait_for_chat()
+    title = _suggest(llm or get_llm(), question, answer) or title_from_text(question)
     updated = Conversation.objects.filter(pk=conversation.pk, title="", title_is_custom=False)
     if updated.update(title=title):
         conversation.title = title

@@ -17,10 +17,13 @@ class LiveStack:
     """daphne on the test database, and a chat worker started on demand.
 
     The stack has queues of its own, so tasks of other tests' workers never mix with its
-    answers; nothing serves its memory queue (memory jobs the answers queue are dropped when
-    the stack stops). Only one chat worker runs at a time, the real llama.cpp one or a scripted one,
-    because both would take answers from the same queue. `settings_env` is given to every
-    process (CHAT_MESSAGE_MAX_CHARS, CHAT_ANSWER_MAX_TOKENS, ...).
+    answers. The real model's worker serves only the chat queue (memory jobs the answers
+    queue are dropped when the stack stops); a scripted worker serves the memory queue too,
+    for the titles it suggests, with memory's own model calls off (MEMORY_LLM=off) so that
+    they take none of the scripted replies. Only one chat worker runs at a time, the real
+    llama.cpp one or a scripted one, because both would take answers from the same queue.
+    `settings_env` is given to every process (CHAT_MESSAGE_MAX_CHARS, CHAT_ANSWER_MAX_TOKENS,
+    ...).
     """
 
     def __init__(self, settings_env: dict[str, str] | None = None) -> None:
@@ -55,10 +58,15 @@ class LiveStack:
         return self._start_worker(WorkerProcess([self.chat_queue], env=self.settings_env), False)
 
     def scripted_worker(self, replies: Sequence[str], *, delay: float = 0.0) -> WorkerProcess:
-        """A new worker whose model replays `replies` (see tests.support.scripted_llm)."""
+        """A new worker whose model replays `replies` (see tests.support.scripted_llm): the
+        answers, and the title suggested after the first one."""
         worker = WorkerProcess(
-            [self.chat_queue],
-            env={**self.settings_env, **scripted_worker_env(replies, delay=delay)},
+            [self.chat_queue, self.settings_env["MEMORY_QUEUE"]],
+            env={
+                **self.settings_env,
+                "MEMORY_LLM": "off",
+                **scripted_worker_env(replies, delay=delay),
+            },
             include=["tests.support.scripted_llm"],
         )
         return self._start_worker(worker, True)

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from memoryapp import segmentation
+from memoryapp import jobs, segmentation
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.models import Conversation, Message, Segment
 from memoryapp.services.memory.boundary_check import confirm_boundaries
@@ -183,8 +183,6 @@ def conversation_ingest(*, conversation_id: UUID, final: bool = False) -> list[S
     Idempotent: with nothing new (and not final) it changes nothing. Returns the segments it
     closed; their consolidation is queued once the transaction commits.
     """
-    from memoryapp.tasks import consolidate_segment
-
     conversation = Conversation.objects.get(pk=conversation_id)
     for _ in range(APPLY_ATTEMPTS):
         plan = _plan(conversation, final=final)
@@ -196,7 +194,7 @@ def conversation_ingest(*, conversation_id: UUID, final: bool = False) -> list[S
                 continue
             closed = _apply(conversation, plan)
             for segment in closed:
-                transaction.on_commit(partial(consolidate_segment.delay, str(segment.pk)))
+                transaction.on_commit(partial(jobs.consolidation_enqueue, segment_id=segment.pk))
             return closed
     logger.warning("conversation %s kept changing during ingestion; will retry", conversation_id)
     return []

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from memoryapp import jobs
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.models import (
     Conversation,
@@ -53,22 +54,18 @@ def segments_close_idle() -> int:
 
 def ingestions_requeue_lost() -> int:
     """Queue ingestion for conversations whose finished messages were never ingested."""
-    from memoryapp.tasks import ingest_conversation
-
     cutoff = timezone.now() - timedelta(seconds=LOST_INGESTION_SECONDS)
     waiting = Message.objects.filter(
         conversation=OuterRef("pk"), segment=None, status__in=FINISHED, created_at__lt=cutoff
     )
     conversations = Conversation.objects.filter(Exists(waiting)).values_list("pk", flat=True)
     for conversation_id in conversations:
-        ingest_conversation.delay(str(conversation_id))
+        jobs.ingestion_enqueue(conversation_id=conversation_id)
     return len(conversations)
 
 
 def consolidations_requeue() -> int:
     """Queue consolidations that are due: stuck (worker died), lost, or due for retry."""
-    from memoryapp.tasks import consolidate_segment
-
     now = timezone.now()
     stuck = Segment.objects.filter(
         job_status=JobStatus.RUNNING,
@@ -85,7 +82,7 @@ def consolidations_requeue() -> int:
     )
     ids = set(stuck_ids) | set(due.values_list("pk", flat=True))
     for segment_id in ids:
-        consolidate_segment.delay(str(segment_id))
+        jobs.consolidation_enqueue(segment_id=segment_id)
     return len(ids)
 
 

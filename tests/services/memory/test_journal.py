@@ -103,7 +103,10 @@ def test_undoing_a_supersede_restores_the_old_fact_and_removes_the_new(
     alice: User, backend: ScriptedBackend
 ) -> None:
     consolidated(
-        alice, "I live in Berlin.", extraction("Alice lives in Berlin.", "location"), backend=backend
+        alice,
+        "I live in Berlin.",
+        extraction("Alice lives in Berlin.", "location"),
+        backend=backend,
     )
     before = fact_rows(alice)
     moving = consolidated(
