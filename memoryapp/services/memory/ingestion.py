@@ -21,12 +21,14 @@ from uuid import UUID
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min
+from django.db.models import F, Max, Min
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from memoryapp import jobs, segmentation
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.models import Conversation, Message, Segment
+from memoryapp.models.conversation import FINISHED, REMEMBERED
 from memoryapp.services.memory.boundary_check import confirm_boundaries
 from memoryapp.services.memory.passages import passages_make
 
@@ -36,7 +38,6 @@ logger = logging.getLogger(__name__)
 LEFT_CONTEXT = 6
 APPLY_ATTEMPTS = 3
 CONVERSATION_LOCK_NAMESPACE = 7306
-FINISHED = [Message.Status.DONE, Message.Status.STOPPED, Message.Status.FAILED]
 
 
 @dataclass(frozen=True)
@@ -51,24 +52,25 @@ class Plan:
 
 
 def _unassigned(conversation: Conversation) -> list[Message]:
-    """Finished messages not yet in a segment, in order, up to the first unfinished one."""
+    """Remembered messages not yet in a segment, in order, up to the first one still being
+    written. Failed and stopped-empty answers are passed over and stay out of segments."""
     pending = Message.objects.filter(conversation=conversation, segment=None).exclude(
         status__in=FINISHED
     )
     first_unfinished = pending.aggregate(first=Min("sequence"))["first"]
     messages = Message.objects.filter(
-        conversation=conversation, owner_id=conversation.owner_id, segment=None
-    ).filter(status__in=FINISHED)
+        REMEMBERED, conversation=conversation, owner_id=conversation.owner_id, segment=None
+    )
     if first_unfinished is not None:
         messages = messages.filter(sequence__lt=first_unfinished)
     return list(messages.order_by("sequence"))
 
 
 def messages_embed(messages: Sequence[Message]) -> None:
-    """Give finished messages without an (up to date) embedding one, and their passages;
-    empty messages get neither."""
+    """Give remembered messages without an (up to date) embedding one (boundaries are found
+    on every turn), and people's messages their passages."""
     fingerprint = model_fingerprint()
-    with_text = [m for m in messages if m.is_finished and m.content.strip()]
+    with_text = [m for m in messages if m.is_remembered]
     todo = [m for m in with_text if m.embedding is None or m.embedding_model != fingerprint]
     if todo:
         vectors = embed_texts([m.content for m in todo])
@@ -95,8 +97,35 @@ def _left_context(conversation: Conversation, before_sequence: int) -> list[Mess
     return list(reversed(earlier.order_by("-sequence")[:LEFT_CONTEXT]))
 
 
+def _late_attach(conversation: Conversation, new: list[Message]) -> list[Message]:
+    """Put messages that became remembered after later turns were ingested (a failed answer
+    retried) into the segment of the turn before them; return the others.
+
+    Such a message is an answer, joining its question's segment (a question is never cut
+    from its answer); the assistant's words are context only, so no text is rebuilt.
+    """
+    assigned = Message.objects.filter(conversation=conversation, segment__isnull=False)
+    last = assigned.aggregate(last=Max("sequence"))["last"]
+    if last is None:
+        return new
+    for message in [m for m in new if m.sequence < last]:
+        nearest = assigned.filter(sequence__lt=message.sequence).order_by("-sequence").first()
+        nearest = nearest or assigned.order_by("sequence").first()
+        segment_id = nearest.segment_id if nearest else None
+        if segment_id is None:  # deleted meanwhile
+            continue
+        with transaction.atomic():
+            if Message.objects.filter(id=message.id, segment=None).update(segment_id=segment_id):
+                Segment.objects.filter(id=segment_id).update(
+                    message_count=F("message_count") + 1,
+                    first_sequence=Least("first_sequence", message.sequence),
+                    last_sequence=Greatest("last_sequence", message.sequence),
+                )
+    return [m for m in new if m.sequence > last]
+
+
 def _plan(conversation: Conversation, *, final: bool) -> Plan | None:
-    new = _unassigned(conversation)
+    new = _late_attach(conversation, _unassigned(conversation))
     open_segment = Segment.objects.filter(
         conversation=conversation, status=Segment.Status.OPEN
     ).first()

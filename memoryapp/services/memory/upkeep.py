@@ -27,8 +27,13 @@ from memoryapp.models import (
     Profile,
     Segment,
 )
-from memoryapp.services.memory.consolidation import owner_lock
-from memoryapp.services.memory.ingestion import FINISHED, messages_embed
+from memoryapp.models.conversation import REMEMBERED
+from memoryapp.services.memory.consolidation import (
+    SEGMENT_TEXT_VERSION,
+    owner_lock,
+    segment_text_rebuild,
+)
+from memoryapp.services.memory.ingestion import messages_embed
 from memoryapp.services.memory.journal import Journal, fact_snapshot
 from memoryapp.services.memory.profile import profile_rebuild
 
@@ -36,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_SIMILARITY = 0.95
 REEMBED_BATCH = 256
+REBUILD_BATCH = 64
 # Unassigned finished messages older than this had their ingestion job lost.
 LOST_INGESTION_SECONDS = 120
 
@@ -53,10 +59,10 @@ def segments_close_idle() -> int:
 
 
 def ingestions_requeue_lost() -> int:
-    """Queue ingestion for conversations whose finished messages were never ingested."""
+    """Queue ingestion for conversations whose remembered messages were never ingested."""
     cutoff = timezone.now() - timedelta(seconds=LOST_INGESTION_SECONDS)
     waiting = Message.objects.filter(
-        conversation=OuterRef("pk"), segment=None, status__in=FINISHED, created_at__lt=cutoff
+        REMEMBERED, conversation=OuterRef("pk"), segment=None, created_at__lt=cutoff
     )
     conversations = Conversation.objects.filter(Exists(waiting)).values_list("pk", flat=True)
     for conversation_id in conversations:
@@ -153,9 +159,8 @@ def embeddings_refresh() -> int:
     fingerprint = model_fingerprint()
     done = 0
     stale = (
-        Message.objects.filter(status__in=FINISHED)
+        Message.objects.filter(REMEMBERED)
         .exclude(embedding=None)
-        .exclude(content="")  # nothing to embed, and never searched
         .filter(~Q(embedding_model=fingerprint) | ~Q(passages_model=fingerprint))
     )
     messages = list(stale[:REEMBED_BATCH])
@@ -187,6 +192,18 @@ def embeddings_refresh() -> int:
     return done
 
 
+def segments_rebuild_outdated() -> int:
+    """Rebuild the title, summary, key and keywords of consolidated segments built by an
+    older `SEGMENT_TEXT_VERSION` (a batch per call), as consolidation builds them now."""
+    outdated = Segment.objects.filter(
+        status=Segment.Status.CLOSED,
+        job_status=JobStatus.DONE,
+        text_version__lt=SEGMENT_TEXT_VERSION,
+    ).values_list("pk", flat=True)
+    ids = list(outdated[:REBUILD_BATCH])
+    return sum(segment_text_rebuild(segment_id=segment_id) for segment_id in ids)
+
+
 def memory_upkeep() -> dict[str, int]:
     """The frequent pass (every minute)."""
     return {
@@ -208,5 +225,6 @@ def memory_sleep() -> dict[str, int]:
     return {
         "owners_with_merges": merged,
         "profiles_rebuilt": profiles_rebuild_stale(),
+        "segments_rebuilt": segments_rebuild_outdated(),
         "rows_reembedded": embeddings_refresh(),
     }
