@@ -27,7 +27,6 @@ from memoryapp.models.conversation import MEMORY, REMEMBERED
 from memoryapp.retrieval import search
 from memoryapp.retrieval.packing import Candidate, ContextUnit, pack
 from memoryapp.retrieval.scoring import (
-    DENSE_TURN_WEIGHT,
     TurnEvidence,
     best_of,
     fused,
@@ -37,6 +36,7 @@ from memoryapp.retrieval.scoring import (
 )
 from memoryapp.retrieval.search import Hit
 from memoryapp.retrieval.time_hints import asks_about_the_past, question_period
+from memoryapp.retrieval.tuning import DENSE_TURN_WEIGHT, SEGMENTS_EXPANDED, TURN_LIST_LENGTH
 from memoryapp.selectors.conversations import recent_turns
 from memoryapp.services.memory.transcript import MemoryTurn, memory_turn
 from memoryapp.text import count_tokens, stems
@@ -52,10 +52,6 @@ __all__ = [
     "retrieve_units",
 ]
 
-# How many turns each of the turn lists brings (their neighbours come along).
-TURN_LIST_LENGTH = 50
-# The best segments bring all their turns, found or not.
-SEGMENTS_EXPANDED = 3
 _CAPITALISED = re.compile(r"\b[A-Z][\w'-]*")
 
 

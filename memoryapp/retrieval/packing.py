@@ -20,16 +20,12 @@ from uuid import UUID
 from django.utils import timezone
 
 from memoryapp.models import Fact, Message
+from memoryapp.retrieval.tuning import REPLY_MAX_TOKENS, TURN_MAX_TOKENS
 from memoryapp.services.memory.denoise import compact_turn
 from memoryapp.text import count_tokens, sentences, stems
 
 # Below this many tokens left, nothing useful fits any more.
 MIN_USEFUL_TOKENS = 8
-# A longer turn shows only its sentences that share the most words with the question, up to
-# this many tokens. The assistant's words get less room than what people said: people's own
-# words are the memory, the assistant's are context for them (and often long).
-TURN_MAX_TOKENS = 100
-REPLY_MAX_TOKENS = 50
 GAP = "…"
 
 
@@ -54,7 +50,8 @@ def day(moment: datetime) -> str:
 def turn_line(
     message: Message, question: frozenset[str] = frozenset(), *, text: str | None = None
 ) -> str:
-    """ "speaker: text", compacted, and trimmed around the question's words when long; `text`
+    """ "speaker: text", compacted, and trimmed around the question's words when long (the
+    assistant's words get less room than people's: they are context for them); `text`
     in place of the message's whole content (the part of an assistant's turn a person's
     reply responds to)."""
     speaker = message.speaker or message.role

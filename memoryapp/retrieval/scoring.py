@@ -34,21 +34,15 @@ from uuid import UUID
 from memoryapp.models import Message
 from memoryapp.retrieval.search import Hit
 from memoryapp.retrieval.time_hints import Period
-
-RRF_K = 20
-# The turns' dense list (each turn at the better of its own and its best passage's
-# similarity) counts this much more than their full-text list. Chosen on the aggregates of
-# both development splits (recall-all at 1,024 tokens): at 1, LongMemEval gains nothing from
-# the passages (0.887; LoCoMo 0.806); at 1.5, 0.927 and 0.804; at 2, both lower (0.919 and
-# 0.796).
-DENSE_TURN_WEIGHT = 1.5
-SEGMENT_WEIGHT = 0.2
-NEIGHBOUR_WEIGHT = 0.25
-PREVIOUS_SHARE = 1.0
-NEXT_SHARE = 0.5
-# Fractions of the best turn's score.
-FOCUS_BOOST = 0.6
-TIME_BOOST = 0.5
+from memoryapp.retrieval.tuning import (  # what chose each value: see tuning.py
+    FOCUS_BOOST,
+    NEIGHBOUR_WEIGHT,
+    NEXT_SHARE,
+    PREVIOUS_SHARE,
+    RRF_K,
+    SEGMENT_WEIGHT,
+    TIME_BOOST,
+)
 
 
 def fused(

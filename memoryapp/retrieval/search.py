@@ -31,12 +31,10 @@ from typing import Any, Literal
 from django.db import connection, transaction
 
 from memoryapp.models.conversation import MEMORY_SQL, SEARCH_CONFIG
+from memoryapp.retrieval.tuning import EXACT_SCAN_MAX_ROWS, HNSW_EF_SEARCH
 
-# Above this many rows of one owner in a table, dense queries use the HNSW index.
-EXACT_SCAN_MAX_ROWS = 10_000
-# pgvector's maximum; what it takes for recall@10 of about 0.95 for owners of 20k-130k rows
-# among 1M (memory_bench retrieval): the graph (m 16, ef_construction 64) is the limit.
-HNSW_EF_SEARCH = 1000
+# Above EXACT_SCAN_MAX_ROWS rows of one owner in a table, dense queries use the HNSW index,
+# read with HNSW_EF_SEARCH (what chose each: tuning.py).
 LIST_LENGTH = 40
 
 Kind = Literal["segment", "fact", "message"]

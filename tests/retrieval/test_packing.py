@@ -8,14 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from memoryapp.models import Fact, Message
-from memoryapp.retrieval.packing import (
-    REPLY_MAX_TOKENS,
-    TURN_MAX_TOKENS,
-    Candidate,
-    count_tokens,
-    pack,
-    stems,
-)
+from memoryapp.retrieval.packing import Candidate, pack
+from memoryapp.retrieval.tuning import REPLY_MAX_TOKENS, TURN_MAX_TOKENS
+from memoryapp.text import count_tokens, stems
 
 DAY = datetime(2024, 5, 10, 9, tzinfo=UTC)
 CHAT = uuid.uuid4()

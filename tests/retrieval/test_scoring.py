@@ -7,11 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 from memoryapp.models import Message
 from memoryapp.retrieval.scoring import (
-    NEIGHBOUR_WEIGHT,
-    NEXT_SHARE,
-    PREVIOUS_SHARE,
-    RRF_K,
-    SEGMENT_WEIGHT,
     Focus,
     TurnEvidence,
     best_of,
@@ -22,6 +17,13 @@ from memoryapp.retrieval.scoring import (
 )
 from memoryapp.retrieval.search import Hit
 from memoryapp.retrieval.time_hints import Period
+from memoryapp.retrieval.tuning import (
+    NEIGHBOUR_WEIGHT,
+    NEXT_SHARE,
+    PREVIOUS_SHARE,
+    RRF_K,
+    SEGMENT_WEIGHT,
+)
 
 DAY = datetime(2024, 5, 10, 9, tzinfo=UTC)
 CHAT = uuid.uuid4()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memoryapp.retrieval import search
+from memoryapp.retrieval.tuning import EXACT_SCAN_MAX_ROWS
 
 STAGE_SIZES = (10_000, 100_000)
 
@@ -34,7 +34,7 @@ CLASSES = (SMALL, MEDIUM, LARGE)
 
 def class_label(rows: int) -> str:
     """The class an owner of `rows` units is reported in; "large" means the app's HNSW path."""
-    if rows > search.EXACT_SCAN_MAX_ROWS:
+    if rows > EXACT_SCAN_MAX_ROWS:
         return LARGE.name
     return MEDIUM.name if rows > SMALL.high else SMALL.name
 
