@@ -4,8 +4,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import UsernameField
+from django.contrib.auth.forms import SetPasswordMixin, UserCreationForm
+from django.contrib.auth.models import User
 
 from memoryapp.services.conversations import TITLE_MAX_CHARS, validate_message_content
 
@@ -43,27 +43,15 @@ class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=200)
 
 
-class AccountForm(forms.Form):
-    """Username and password twice, with Django's password validators."""
+class AccountForm(UserCreationForm[User]):
+    """A new account (the owner's at setup, or a member's): a username not taken in any case,
+    and a password typed twice that passes settings.AUTH_PASSWORD_VALIDATORS (its similarity
+    to the username included). Creating the user is the service's job, not this form's."""
 
-    username = UsernameField(max_length=150)
-    password1 = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
-    password2 = forms.CharField(label="Password again", widget=forms.PasswordInput, strip=False)
+    password1, password2 = SetPasswordMixin.create_password_fields(label2="Password again")
 
-    def clean_username(self) -> str:
-        username: str = self.cleaned_data["username"]
-        if get_user_model().objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError("This username is taken.")
-        return username
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        first, second = cleaned.get("password1"), cleaned.get("password2")
-        if first and second and first != second:
-            self.add_error("password2", "The two passwords differ.")
-        elif first:
-            try:
-                password_validation.validate_password(first)
-            except forms.ValidationError as error:
-                self.add_error("password1", error)
-        return cleaned
+class PrivacyForm(forms.Form):
+    admin_may_inspect = forms.BooleanField(
+        required=False, label="Let the administrator inspect my memory"
+    )

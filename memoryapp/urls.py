@@ -26,6 +26,11 @@ urlpatterns = [
     path("setup/<str:token>/", views.setup, name="setup"),
     path("members/", views.members, name="members"),
     path("help/models", views.help_models, name="help_models"),
+    path("members/<int:member_id>/password", views.member_password, name="member_password"),
+    path("members/<int:member_id>/remove", views.member_remove, name="member_remove"),
+    path("account/", views.account, name="account"),
+    path("account/password", views.account_password, name="account_password"),
+    path("account/privacy", views.account_privacy, name="account_privacy"),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -9,19 +9,21 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.contrib import messages as flash
-from django.contrib.auth import login
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.log import log_response
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from memoryapp import forms
 from memoryapp.models import Conversation, Message
+from memoryapp.selectors import accounts as account_selectors
 from memoryapp.selectors import conversations as conversation_selectors
 from memoryapp.selectors import memory as memory_selectors
 from memoryapp.selectors.health import chat_model_status, health_problems, system_health
@@ -31,6 +33,8 @@ from memoryapp.services.answer_control import answer_stop_request
 from memoryapp.services.memory import journal
 
 MODEL_HELP_SECTION = "The demo model, and choosing a real one"
+# The account page lists this many of the latest admin views of the person's data.
+ACCESS_LIST_LENGTH = 200
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -257,10 +261,15 @@ def setup(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "accounts/setup.html", {"form": form})
 
 
-def members(request: AuthenticatedRequest) -> HttpResponse:
-    """The owner (staff) adds household members; anyone else is refused."""
+def _owner_only(request: AuthenticatedRequest) -> None:
     if not request.user.is_staff:
         raise PermissionDenied("Only the owner can manage members.")
+
+
+@require_http_methods(["GET", "POST"])
+def members(request: AuthenticatedRequest) -> HttpResponse:
+    """The owner (staff) adds household members; anyone else is refused."""
+    _owner_only(request)
     form = forms.AccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         member = accounts.member_create(
@@ -268,8 +277,89 @@ def members(request: AuthenticatedRequest) -> HttpResponse:
         )
         flash.success(request, f"Added {member.get_username()}. They can sign in now.")
         return redirect("members")
-    people = User.objects.order_by("date_joined")
+    people = account_selectors.person_list()
     return render(request, "accounts/members.html", {"form": form, "people": people})
+
+
+@require_http_methods(["GET", "POST"])
+def member_password(request: AuthenticatedRequest, member_id: int) -> HttpResponse:
+    """The owner gives a member a new password (validated like any other)."""
+    _owner_only(request)
+    member = account_selectors.member_get(owner=request.user, member_id=member_id)
+    form = SetPasswordForm(member, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        accounts.user_password_set(user=member, password=form.cleaned_data["new_password1"])
+        flash.success(request, f"{member.get_username()} has a new password.")
+        return redirect("members")
+    return render(request, "accounts/member_password.html", {"form": form, "member": member})
+
+
+@require_http_methods(["GET", "POST"])
+def member_remove(request: AuthenticatedRequest, member_id: int) -> HttpResponse:
+    """GET: what removing the member deletes; POST: delete the member and all of it."""
+    _owner_only(request)
+    member = account_selectors.member_get(owner=request.user, member_id=member_id)
+    if request.method == "POST":
+        removed = accounts.member_remove(owner=request.user, member=member)
+        flash.success(
+            request,
+            f"Removed {member.get_username()} and all of their data: "
+            f"{removed.conversations} conversations, {removed.messages} messages, "
+            f"{removed.segments} memory segments, {removed.facts} facts, "
+            f"{removed.citations} citations.",
+        )
+        return redirect("members")
+    data = account_selectors.member_data_count(member=member)
+    return render(request, "accounts/member_remove.html", {"member": member, "data": data})
+
+
+def _account_page(
+    request: AuthenticatedRequest, password_form: PasswordChangeForm | None = None
+) -> HttpResponse:
+    user = request.user
+    prefs = account_selectors.member_settings_get(user=user)
+    accesses = account_selectors.admin_access_list(member=user)
+    context = {
+        "password_form": password_form or PasswordChangeForm(user),
+        "privacy_form": forms.PrivacyForm(initial={"admin_may_inspect": prefs.admin_may_inspect}),
+        "accesses": accesses[:ACCESS_LIST_LENGTH],
+        "access_count": accesses.count(),
+    }
+    return render(request, "accounts/account.html", context)
+
+
+@require_GET
+def account(request: AuthenticatedRequest) -> HttpResponse:
+    """The signed-in person's own settings: password, privacy, and who looked at their data."""
+    return _account_page(request)
+
+
+@require_POST
+def account_password(request: AuthenticatedRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.user, request.POST)
+    if not form.is_valid():
+        return _account_page(request, password_form=form)
+    accounts.user_password_set(user=request.user, password=form.cleaned_data["new_password1"])
+    # Keeps this session signed in; the person's other sessions end.
+    update_session_auth_hash(request, request.user)
+    flash.success(request, "Your password is changed.")
+    return redirect("account")
+
+
+@require_POST
+def account_privacy(request: AuthenticatedRequest) -> HttpResponse:
+    form = forms.PrivacyForm(request.POST)
+    if form.is_valid():  # a checkbox: always
+        prefs = accounts.member_settings_update(
+            user=request.user, admin_may_inspect=form.cleaned_data["admin_may_inspect"]
+        )
+        flash.success(
+            request,
+            "The administrator may now inspect your memory in the admin."
+            if prefs.admin_may_inspect
+            else "The administrator can no longer see your data in the admin.",
+        )
+    return redirect("account")
 
 
 @require_GET

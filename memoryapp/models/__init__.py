@@ -1,5 +1,6 @@
 """Database models, one module per area."""
 
+from memoryapp.models.accounts import AdminAccess, MemberSettings
 from memoryapp.models.conversation import Conversation, Message, Passage, SetupToken
 from memoryapp.models.memory import (
     Citation,
@@ -13,11 +14,13 @@ from memoryapp.models.memory import (
 )
 
 __all__ = [
+    "AdminAccess",
     "Citation",
     "Conversation",
     "Fact",
     "FactSource",
     "JobStatus",
+    "MemberSettings",
     "MemoryChangeset",
     "MemoryEvent",
     "Message",

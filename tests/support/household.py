@@ -1,0 +1,105 @@
+"""A person's data of every kind the admin shows, each row carrying a marker word, so that a
+test can tell whose rows a page shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import User
+from django.db.models import Model
+from django.utils import timezone
+
+from memoryapp.embeddings import EMBEDDING_DIM
+from memoryapp.models import (
+    Citation,
+    Conversation,
+    Fact,
+    FactSource,
+    MemoryChangeset,
+    MemoryEvent,
+    Message,
+    Passage,
+    Profile,
+    Segment,
+)
+from tests import factories
+
+
+@dataclass(frozen=True)
+class PersonData:
+    conversation: Conversation
+    question: Message
+    answer: Message
+    passage: Passage
+    segment: Segment
+    fact: Fact
+    old_fact: Fact  # superseded by `fact` (a PROTECT reference between the two)
+    source: FactSource
+    changeset: MemoryChangeset
+    event: MemoryEvent
+    profile: Profile
+    citation: Citation
+
+    def rows(self) -> list[Model]:
+        return [
+            self.conversation, self.question, self.answer, self.passage, self.segment,
+            self.fact, self.old_fact, self.source, self.changeset, self.event, self.profile,
+            self.citation,
+        ]  # fmt: skip
+
+
+def person_data(owner: User, marker: str) -> PersonData:
+    """Conversation, messages, passage, segment, facts, fact source, changeset, event, profile
+    and citation of `owner`; every text says `marker`."""
+    chat = factories.conversation(owner, title=f"{marker} chat")
+    question = factories.message(chat, f"My {marker} secret is that I keep bees. They are calm.")
+    answer = factories.message(
+        chat, f"Noted, {marker}.", role=Message.Role.ASSISTANT, reply_to=question
+    )
+    passage = Passage.objects.create(
+        message=question,
+        owner=owner,
+        position=0,
+        text=f"My {marker} secret is that I keep bees.",
+        embedding=[0.1] * EMBEDDING_DIM,
+    )
+    segment = factories.closed_segment(chat, [question, answer])
+    Segment.objects.filter(pk=segment.pk).update(title=f"{marker} bees")
+    segment.refresh_from_db()
+    now = timezone.now()
+    fact = Fact.objects.create(owner=owner, text=f"{marker} keeps bees.", segment=segment)
+    old_fact = Fact.objects.create(
+        owner=owner,
+        text=f"{marker} wants bees.",
+        status=Fact.Status.SUPERSEDED,
+        superseded_by=fact,
+        valid_from=now,
+        valid_to=now,
+        retired_at=now,
+    )
+    source = FactSource.objects.create(fact=fact, message=question, owner=owner)
+    changeset = MemoryChangeset.objects.create(
+        owner=owner, source=MemoryChangeset.Source.CONSOLIDATION, segment=segment
+    )
+    event = MemoryEvent.objects.create(
+        changeset=changeset,
+        owner=owner,
+        fact=fact,
+        action=MemoryEvent.Action.ADD,
+        after={"text": fact.text},
+    )
+    profile = Profile.objects.create(owner=owner, summary=f"{marker} keeps bees.", fact_count=1)
+    citation = Citation.objects.create(
+        answer=answer,
+        owner=owner,
+        number=1,
+        kind="segment",
+        segment=segment,
+        message_ids=[question.pk],
+        rank=1,
+        score=0.9,
+    )
+    return PersonData(
+        chat, question, answer, passage, segment, fact, old_fact, source, changeset, event,
+        profile, citation,
+    )  # fmt: skip
