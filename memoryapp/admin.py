@@ -58,11 +58,17 @@ class OwnDataOnly(BaseModelAdmin[Any]):
 
     Everything in the admin reads through get_queryset: lists, search, the owner filter's
     choices (RelatedOnlyFieldListFilter), objects opened by URL (another's id gives "doesn't
-    exist"), inlines, autocomplete and the pages related-object links lead to.
+    exist"), inlines, autocomplete and the pages related-object links lead to. Autocomplete
+    offers the viewer's own rows only: its answers are not pages that could be recorded.
     """
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).filter(owner_id__in=_visible_owner_ids(request))
+        match = request.resolver_match
+        if match is not None and match.view_name == "admin:autocomplete":
+            owner_ids = [_viewer(request).pk]
+        else:
+            owner_ids = _visible_owner_ids(request)
+        return super().get_queryset(request).filter(owner_id__in=owner_ids)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         mine = obj is None or obj.owner_id == request.user.pk
