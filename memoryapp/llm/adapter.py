@@ -183,6 +183,14 @@ class LLM:
         usage: Usage | None = getattr(self._local, "usage", None)
         return usage
 
+    @property
+    def last_finish_reason(self) -> FinishReason | None:
+        """Why the last generation of this thread ended, once it has: "length" at the token
+        limit, "stop" when the model ended it, "stopped" when the caller did; None while a
+        stream runs, and after one that raised (a time limit, a model error)."""
+        reason: FinishReason | None = getattr(self._local, "finish_reason", None)
+        return reason
+
     # --- Tokens -----------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:
@@ -319,6 +327,7 @@ class LLM:
     ) -> Generator[str, None, None]:
         outcome.started = time.monotonic()
         deadline = outcome.started + request.timeout
+        self._local.finish_reason = None
         generation = _Generation(self, request)
         generation.start()
         settle = False
@@ -335,6 +344,8 @@ class LLM:
                 _settle(generation, deadline, outcome)
             outcome.seconds = time.monotonic() - outcome.started
             self._local.usage = outcome.usage()
+            # `settle` is False only when the stream raised: it did not end for a reason.
+            self._local.finish_reason = outcome.finish_reason if settle else None
 
     def _prepare(self, request: _Request) -> tuple[Backend, int, int]:
         """With the lock held: the loaded backend, the prompt's tokens and the reply's limit."""
