@@ -24,7 +24,6 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from memoryapp import forms
 from memoryapp.models import Conversation, Message
 from memoryapp.selectors import accounts as account_selectors
-from memoryapp.selectors import citations as citation_selectors
 from memoryapp.selectors import conversations as conversation_selectors
 from memoryapp.selectors import memory as memory_selectors
 from memoryapp.selectors.health import chat_model_status, health_problems, system_health
@@ -70,15 +69,12 @@ def _page(
     form: forms.MessageForm | None = None,
 ) -> HttpResponse:
     owner = request.user
-    chat_messages = (
-        list(conversation_selectors.message_list(conversation=conversation)) if conversation else []
-    )
     context = {
         "conversation": conversation,
         "conversations": conversation_selectors.conversation_list(owner=owner),
-        "chat_messages": chat_messages,
-        # The memory every answer used, in two queries (see the `answer_memory` tag).
-        "answer_memory": citation_selectors.answer_memory(owner_id=owner.pk, answers=chat_messages),
+        "chat_messages": (
+            conversation_selectors.message_list(conversation=conversation) if conversation else []
+        ),
         "form": form or forms.MessageForm(),
         "model": chat_model_status(),
     }

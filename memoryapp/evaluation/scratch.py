@@ -1,44 +1,32 @@
-"""Running a benchmark against throw-away servers, never the person's database.
+"""Running a memory evaluation against throw-away servers, never the person's database.
 
 `memory_eval locomo|longmemeval` imports thousands of turns as users; that must not touch
-the data of the running application. The command therefore starts a scratch Postgres
-(embedded, in a temporary directory, on a free port) and a scratch Redis next to it, and runs
-itself again in a child process whose DATABASE_URL and REDIS_URL point at them. A fresh
-process is the simplest robust way: settings, database connections, Celery and the Channels
-layer are all built from the environment at start-up, so nothing can still hold a
-connection to the real database. The child migrates the empty database, runs the benchmark
-and exits; the servers and the directory are then removed.
-
-The child knows it is one because SCRATCH_VARIABLE names the database it was given, and it
-refuses to run unless that is the database Django is configured with.
+the data of the running application. The command runs itself again on scratch servers (a
+Postgres and a Redis, see `memoryapp.devstack.scratch`); that child migrates the empty
+database, runs the benchmark and exits, and the servers are then removed.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Mapping
 
-import psycopg
-from django.conf import settings
 from django.core.management import call_command
 
-from memoryapp.devstack.services import EmbeddedPostgres, EmbeddedRedis, ServiceError, free_port
+from memoryapp.devstack.scratch import Scratch, ScratchError
 from memoryapp.evaluation import EvaluationError
 
-SCRATCH_VARIABLE = "MEMORYAPP_EVAL_SCRATCH_DATABASE"
-SCRATCH_DATABASE = "memoryapp_eval"
+SCRATCH = Scratch(
+    variable="MEMORYAPP_EVAL_SCRATCH_DATABASE",
+    database="memoryapp_eval",
+    prefix="memoryapp-eval-",
+    redis=True,  # building memory notifies through the Channels layer, which needs Redis
+)
+SCRATCH_VARIABLE = SCRATCH.variable
 
 
 def in_scratch_database() -> bool:
     """Whether this process is the child, running on the scratch database."""
-    scratch_url = os.environ.get(SCRATCH_VARIABLE, "")
-    return bool(scratch_url) and scratch_url == settings.DATABASE_URL
+    return SCRATCH.in_scratch_database()
 
 
 def prepare_scratch_database() -> None:
@@ -56,37 +44,7 @@ def rerun_in_scratch(
     `environment` adds variables for the child (e.g. MEMORY_LLM). Raises `EvaluationError`
     when the servers do not start or the child fails.
     """
-    with scratch_servers() as urls:
-        env = {**os.environ, **environment, **urls, SCRATCH_VARIABLE: urls["DATABASE_URL"]}
-        for name in ("DATABASE_URL_FILE", "REDIS_URL_FILE"):
-            env.pop(name, None)
-        write(f"scratch database {urls['DATABASE_URL']} (removed afterwards)")
-        manage = str(Path(settings.BASE_DIR) / "manage.py")
-        command = [sys.executable, manage, "memory_eval", *arguments]
-        with subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
-            command, env=env, stdout=subprocess.PIPE, text=True, bufsize=1
-        ) as child:
-            for line in child.stdout or ():
-                write(line.rstrip("\n"))
-        if child.returncode != 0:
-            raise EvaluationError(f"the evaluation failed (exit {child.returncode})")
-
-
-@contextmanager
-def scratch_servers() -> Iterator[dict[str, str]]:
-    """An empty Postgres database and a Redis, removed on exit: {DATABASE_URL, REDIS_URL}."""
-    directory = Path(tempfile.mkdtemp(prefix="memoryapp-eval-"))
-    postgres = EmbeddedPostgres(directory / "postgres", free_port())
-    redis = EmbeddedRedis(directory / "redis", free_port())
     try:
-        try:
-            postgres.start()
-            postgres.ensure_database(SCRATCH_DATABASE)
-            redis.start()
-        except (ServiceError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
-            raise EvaluationError(f"the scratch servers did not start: {exc}") from exc
-        yield {"DATABASE_URL": postgres.url(SCRATCH_DATABASE), "REDIS_URL": redis.url()}
-    finally:
-        redis.stop()
-        postgres.stop()
-        shutil.rmtree(directory, ignore_errors=True)
+        SCRATCH.rerun(["memory_eval", *arguments], environment=environment, write=write)
+    except ScratchError as exc:
+        raise EvaluationError(str(exc)) from exc

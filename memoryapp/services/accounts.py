@@ -116,7 +116,6 @@ def _facts_delete(*, owner: User) -> None:
             break
 
 
-
 def member_settings_update(*, user: User, admin_may_inspect: bool) -> MemberSettings:
     """Switch whether the administrator may inspect the user's data in the admin."""
     row, _ = MemberSettings.objects.update_or_create(

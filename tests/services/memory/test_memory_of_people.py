@@ -191,8 +191,9 @@ def test_a_failed_answer_retried_later_joins_its_questions_segment(alice: User) 
     conversation_ingest(conversation_id=chat.pk, final=True)
 
     answer.refresh_from_db()
+    assert answer.segment is not None
     assert answer.segment_id == Message.objects.get(pk=question.pk).segment_id
-    segment = Segment.objects.get(pk=answer.segment_id)
+    segment = answer.segment
     assert segment.first_sequence <= answer.sequence <= segment.last_sequence
     assert segment.message_count == segment.messages.count()
 
