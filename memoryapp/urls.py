@@ -17,6 +17,7 @@ urlpatterns = [
     path("m/<uuid:message_id>/", views.message_detail, name="message"),
     path("m/<uuid:message_id>/stop", views.answer_stop, name="answer_stop"),
     path("m/<uuid:message_id>/retry", views.answer_retry, name="answer_retry"),
+    path("m/<uuid:message_id>/continue", views.answer_continue, name="answer_continue"),
     path("search", views.conversation_search, name="conversation_search"),
     path(
         "memory/changesets/<uuid:changeset_id>/undo",

@@ -24,6 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from memoryapp import forms
 from memoryapp.models import Conversation, Message
 from memoryapp.selectors import accounts as account_selectors
+from memoryapp.selectors import citations as citation_selectors
 from memoryapp.selectors import conversations as conversation_selectors
 from memoryapp.selectors import memory as memory_selectors
 from memoryapp.selectors.health import chat_model_status, health_problems, system_health
@@ -69,12 +70,15 @@ def _page(
     form: forms.MessageForm | None = None,
 ) -> HttpResponse:
     owner = request.user
+    chat_messages = (
+        list(conversation_selectors.message_list(conversation=conversation)) if conversation else []
+    )
     context = {
         "conversation": conversation,
         "conversations": conversation_selectors.conversation_list(owner=owner),
-        "chat_messages": (
-            conversation_selectors.message_list(conversation=conversation) if conversation else []
-        ),
+        "chat_messages": chat_messages,
+        # The memory every answer used, in two queries (see the `answer_memory` tag).
+        "answer_memory": citation_selectors.answer_memory(owner_id=owner.pk, answers=chat_messages),
         "form": form or forms.MessageForm(),
         "model": chat_model_status(),
     }
@@ -217,6 +221,16 @@ def answer_retry(request: AuthenticatedRequest, message_id: UUID) -> HttpRespons
     answer = conversation_selectors.message_get(owner=request.user, message_id=message_id)
     try:
         answer = conversations.answer_retry(answer=answer)
+    except ValidationError as error:
+        return HttpResponse(error.messages[0], status=409)
+    return _message_partial(request, answer)
+
+
+@require_POST
+def answer_continue(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
+    answer = conversation_selectors.message_get(owner=request.user, message_id=message_id)
+    try:
+        answer = conversations.answer_continue(answer=answer)
     except ValidationError as error:
         return HttpResponse(error.messages[0], status=409)
     return _message_partial(request, answer)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import Case, F, TextField, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
@@ -28,6 +30,11 @@ from memoryapp.retrieval import (
     is_overview_question,
     overview_units,
     profile_text,
+)
+from memoryapp.selectors.answers import CUT
+from memoryapp.services.answer_continuation import (
+    continuation_join,
+    continuation_prompt_build,
 )
 from memoryapp.services.answer_control import (
     answer_stop_clear,
@@ -48,7 +55,10 @@ STOP_CHECK_SECONDS = 0.2
 
 
 def answer_claim(*, answer_id: UUID) -> Message | None:
-    """Move a pending answer to `streaming`; None when it is not pending (taken, done, gone)."""
+    """Move a pending answer to `streaming`; None when it is not pending (taken, done, gone).
+
+    A continuation (an answer cut at the token cap, sent back by `answer_continue`) keeps the
+    text it extends; any other answer starts empty."""
     claimed = Message.objects.filter(
         pk=answer_id, role=Message.Role.ASSISTANT, status=Message.Status.PENDING
     ).update(
@@ -56,7 +66,11 @@ def answer_claim(*, answer_id: UUID) -> Message | None:
         attempts=F("attempts") + 1,
         in_flight_since=timezone.now(),
         error="",
-        content="",
+        content=Case(
+            When(finish_reason=CUT, then=F("content")),
+            default=Value(""),
+            output_field=TextField(),
+        ),
     )
     if claimed != 1:
         return None
@@ -66,8 +80,12 @@ def answer_claim(*, answer_id: UUID) -> Message | None:
 class _Relay:
     """Collects streamed pieces, forwards them to the browser in small batches, saves progress."""
 
-    def __init__(self, answer: Message) -> None:
+    def __init__(self, answer: Message, *, kept: str = "") -> None:
         self.answer = answer
+        # A continuation's earlier text. Only the new text is streamed (into a placeholder
+        # below the earlier text), and the saved text stays the earlier one until the
+        # answer is finished: a page loaded meanwhile shows both parts without overlap.
+        self.kept = kept
         self.text = ""
         self._unsent = ""
         self._sent_any = False
@@ -98,11 +116,18 @@ class _Relay:
         self._sent_any = True
         self._last_flush = time.monotonic()
 
+    @property
+    def whole_text(self) -> str:
+        return continuation_join(self.kept, self.text) if self.kept else self.text
+
     def _save_progress(self) -> None:
         self.flush()
         chat_busy_mark()
+        progress: dict[str, Any] = {"in_flight_since": timezone.now()}
+        if not self.kept:
+            progress["content"] = self.text
         Message.objects.filter(pk=self.answer.pk, status=Message.Status.STREAMING).update(
-            content=self.text, in_flight_since=timezone.now()
+            **progress
         )
         self._last_save = time.monotonic()
 
@@ -114,29 +139,51 @@ class _Relay:
         return answer_stop_requested(answer_id=self.answer.pk)
 
 
-def _generate(
-    answer: Message, llm: LLM, relay: _Relay, context: AnswerContext
-) -> tuple[Message.Status, str]:
-    """Stream the answer into `relay`; returns the final status and a user-facing error."""
-    prompt = chat_prompt_build(
-        context=context,
-        history_tokens=settings.CHAT_HISTORY_TOKENS,
-        count_tokens=llm.count_tokens,
-    )
+@dataclass(frozen=True)
+class _Result:
+    """How an answer job ended: the status, a user-facing error, `Message.finish_reason` and,
+    for an answer cut at the cap, its tokens (None: count them)."""
+
+    status: Message.Status
+    error: str = ""
+    finish_reason: str = "stop"
+    cut_tokens: int | None = None
+
+
+def _generate(answer: Message, llm: LLM, relay: _Relay, context: AnswerContext) -> _Result:
+    """Stream the answer (or, with `relay.kept`, the rest of a cut one) into `relay`."""
+    if relay.kept:
+        prompt = continuation_prompt_build(
+            context=context,
+            partial=relay.kept,
+            history_tokens=settings.CHAT_HISTORY_TOKENS,
+            count_tokens=llm.count_tokens,
+        )
+    else:
+        prompt = chat_prompt_build(
+            context=context,
+            history_tokens=settings.CHAT_HISTORY_TOKENS,
+            count_tokens=llm.count_tokens,
+        )
     pieces = llm.stream(prompt, max_tokens=settings.CHAT_ANSWER_MAX_TOKENS)
     try:
         for piece in pieces:
             relay.add(piece)
             if relay.stop_requested():
-                return Message.Status.STOPPED, ""
+                return _Result(Message.Status.STOPPED)
     except LLMTimeout as exc:
-        return Message.Status.FAILED, (
+        return _Result(
+            Message.Status.FAILED,
             f"The model did not finish within {exc.seconds:.0f} seconds; "
-            "what it wrote so far is kept."
+            "what it wrote so far is kept.",
         )
     finally:
         pieces.close()
-    return Message.Status.DONE, ""
+    if llm.last_finish_reason == CUT:
+        usage = llm.last_usage
+        tokens = None if usage is None else usage.completion_tokens
+        return _Result(Message.Status.DONE, finish_reason=CUT, cut_tokens=tokens)
+    return _Result(Message.Status.DONE)
 
 
 def _overview(answer: Message, relay: _Relay) -> AnswerContext:
@@ -183,45 +230,78 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
     if answer is None:
         logger.info("answer %s is not pending; nothing to do", answer_id)
         return None
+    # Continuing a cut answer: the claim kept its text, the model writes the rest.
+    continuing = answer.finish_reason == CUT and answer.content != ""
     if answer_stop_requested(answer_id=answer.pk):
-        return _finish(answer, text="", status=Message.Status.STOPPED, error="", llm=None)
+        if continuing:  # stopped before it started: the answer stays as it was
+            return _finish(
+                answer,
+                text=answer.content,
+                result=_Result(Message.Status.DONE, finish_reason=CUT),
+                llm=None,
+            )
+        return _finish(answer, text="", result=_Result(Message.Status.STOPPED), llm=None)
     llm = get_llm()
-    relay = _Relay(answer)
-    context = AnswerContext(turns=[])
+    relay = _Relay(answer, kept=answer.content if continuing else "")
+    context: AnswerContext | None = None
     chat_busy_mark()
     try:
         question = answer.reply_to.content if answer.reply_to else ""
-        if is_overview_question(question):
-            context, status, error = _overview(answer, relay), Message.Status.DONE, ""
+        if is_overview_question(question) and not continuing:
+            context, result = _overview(answer, relay), _Result(Message.Status.DONE)
         else:
             context = context_for_answer(answer=answer)
-            status, error = _generate(answer, llm, relay, context)
+            result = _generate(answer, llm, relay, context)
     except LLMError as exc:
         logger.warning("answer %s failed: %s", answer.pk, exc)
-        status, error = Message.Status.FAILED, f"The model could not answer: {exc}"
+        result = _Result(Message.Status.FAILED, f"The model could not answer: {exc}")
     except Exception:
         logger.exception("answer %s failed", answer.pk)
-        status, error = Message.Status.FAILED, "Something went wrong while answering."
+        result = _Result(Message.Status.FAILED, "Something went wrong while answering.")
     finally:
         chat_busy_clear()
     relay.flush()
-    answer.content = relay.text
-    _store_citations(answer, context)
-    return _finish(answer, text=relay.text, status=status, error=error, llm=llm)
+    text = relay.whole_text
+    if continuing:
+        result = _continuation_result(result, earlier_tokens=answer.token_count)
+    answer.content = text
+    if not continuing or relay.text:  # a continuation that added nothing keeps its citations
+        _store_citations(answer, context or AnswerContext(turns=[]))
+    return _finish(answer, text=text, result=result, llm=llm, changed=continuing)
+
+
+def _continuation_result(result: _Result, *, earlier_tokens: int | None) -> _Result:
+    if result.status == Message.Status.FAILED:
+        # The answer stays whole and cut (with what the continuation added, if anything):
+        # still remembered, and Retry continues it again.
+        return _Result(
+            Message.Status.DONE, f"The answer could not be continued. {result.error}", CUT
+        )
+    if result.cut_tokens is not None and earlier_tokens is not None:
+        return replace(result, cut_tokens=earlier_tokens + result.cut_tokens)
+    return replace(result, cut_tokens=None)
 
 
 def _finish(
-    answer: Message, *, text: str, status: Message.Status, error: str, llm: LLM | None
+    answer: Message, *, text: str, result: _Result, llm: LLM | None, changed: bool = False
 ) -> Message:
+    """Save the finished answer and send it, rendered, to the conversation's tabs. `changed`:
+    its text replaced one that memory may have embedded already (a continued answer)."""
     answer.content = text
-    answer.status = status
-    answer.error = error
+    answer.status = result.status
+    answer.error = result.error
+    answer.finish_reason = result.finish_reason
     answer.finished_at = timezone.now()
     answer.in_flight_since = None
-    fields = ["content", "status", "error", "finished_at", "in_flight_since"]
+    fields = ["content", "status", "error", "finish_reason", "finished_at", "in_flight_since"]
+    if changed:
+        # The upkeep (`embeddings_refresh`) embeds the final text; reset here again because
+        # an ingestion that read the earlier text may have stamped its vector meanwhile.
+        answer.embedding_model = ""
+        fields.append("embedding_model")
     if llm is not None:
         answer.model_name = _model_name(llm)
-        answer.token_count = _count(llm, text)
+        answer.token_count = _count(llm, text) if result.cut_tokens is None else result.cut_tokens
         fields += ["model_name", "token_count"]
     answer.save(update_fields=fields)
     answer_stop_clear(answer_id=answer.pk)

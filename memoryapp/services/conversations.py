@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from memoryapp import jobs
 from memoryapp.models import Conversation, Message
+from memoryapp.selectors.answers import answer_can_continue
 from memoryapp.services.answer_control import answer_stop_clear, answer_stop_request
 
 TITLE_MAX_CHARS = 200
@@ -107,6 +108,7 @@ def answer_retry(*, answer: Message) -> Message:
     if answer.role != Message.Role.ASSISTANT or not answer.is_finished:
         raise ValidationError("Only a finished answer can be retried.")
     answer.content = ""
+    answer.finish_reason = ""
     answer.error = ""
     answer.status = Message.Status.PENDING
     answer.attempts = 0
@@ -118,6 +120,42 @@ def answer_retry(*, answer: Message) -> Message:
     answer.save(
         update_fields=[
             "content",
+            "finish_reason",
+            "error",
+            "status",
+            "attempts",
+            "finished_at",
+            "in_flight_since",
+            "embedding_model",
+        ]
+    )
+    answer_stop_clear(answer_id=answer.pk)
+    _enqueue_answer(answer)
+    return answer
+
+
+@transaction.atomic
+def answer_continue(*, answer: Message) -> Message:
+    """Extend an answer cut at the token cap, in place: it goes back to pending with its text
+    (and finish reason) kept, and the answer job writes the rest and appends it.
+
+    Only the conversation's latest answer can be continued (`answer_can_continue`); raises
+    ValidationError for any other.
+    """
+    # Locked like `message_send` does, so no message can be sent after it meanwhile.
+    Conversation.objects.select_for_update().get(pk=answer.conversation_id)
+    answer = Message.objects.select_for_update().get(pk=answer.pk, owner_id=answer.owner_id)
+    if not answer_can_continue(answer=answer):
+        raise ValidationError("Only the latest answer, cut at the token limit, can be continued.")
+    answer.error = ""
+    answer.status = Message.Status.PENDING
+    answer.attempts = 0
+    answer.finished_at = None
+    answer.in_flight_since = timezone.now()
+    # The text will change: the upkeep embeds the whole answer once it is finished.
+    answer.embedding_model = ""
+    answer.save(
+        update_fields=[
             "error",
             "status",
             "attempts",

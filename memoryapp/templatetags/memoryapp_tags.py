@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 from django.utils.safestring import SafeString
 
 from memoryapp.models import Message
 from memoryapp.rendering import render_markdown
-from memoryapp.selectors.citations import Chip
-from memoryapp.selectors.citations import citation_chips as selector_citation_chips
+from memoryapp.selectors.answers import answer_can_continue
+from memoryapp.selectors.citations import AnswerMemory
+from memoryapp.selectors.citations import answer_memory as selector_answer_memory
 
 register = template.Library()
+
+# The context variable a page sets to the memory of all its answers at once
+# (`memoryapp.selectors.citations.answer_memory`), so the tag does not query per answer.
+ANSWER_MEMORY = "answer_memory"
 
 
 @register.filter(name="markdown")
@@ -17,9 +24,19 @@ def markdown_filter(text: str) -> SafeString:
     return render_markdown(text or "")
 
 
-@register.simple_tag
-def citation_chips(message: Message) -> list[Chip]:
-    """The cited sources of an answer (see memoryapp.selectors.citations)."""
+@register.simple_tag(takes_context=True)
+def answer_memory(context: template.Context, message: Message) -> AnswerMemory:
+    """The memory a finished answer used: `.units` for the "Memory used" list, `.cited` for
+    its chips. From the page's `answer_memory` when it has one, else looked up."""
     if message.role != Message.Role.ASSISTANT or not message.is_finished:
-        return []
-    return selector_citation_chips(answer=message)
+        return AnswerMemory()
+    known: dict[Any, AnswerMemory] | None = context.get(ANSWER_MEMORY)
+    if known is None:
+        known = selector_answer_memory(owner_id=message.owner_id, answers=[message])
+    return known.get(message.pk) or AnswerMemory()
+
+
+@register.simple_tag
+def can_continue(message: Message) -> bool:
+    """Whether the answer ends with a Continue action (see `answer_can_continue`)."""
+    return answer_can_continue(answer=message)

@@ -85,6 +85,40 @@
     document.body.dispatchEvent(new CustomEvent("memoryapp:resync"));
   });
 
+  // A refused action on a message (Retry, Continue, Stop) says why in the message itself;
+  // htmx does not swap error responses. The text goes in as text, never as HTML.
+  function showMessageError(elt, text) {
+    const article = elt && elt.closest ? elt.closest("article.msg") : null;
+    if (!article) return;
+    let error = article.querySelector(".msg-action-error");
+    if (!error) {
+      error = document.createElement("p");
+      error.className = "msg-error msg-action-error";
+      error.setAttribute("role", "alert");
+      article.appendChild(error);
+    }
+    error.textContent = text;
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    const text = (xhr && xhr.status < 500 && xhr.responseText) || "That did not work: please reload the page and try again.";
+    showMessageError(event.detail.elt, text.slice(0, 300));
+  });
+
+  document.addEventListener("htmx:sendError", function (event) {
+    showMessageError(event.detail.elt, "The server could not be reached: check the connection and try again.");
+  });
+
+  // An answer sent back to work (Retry, Continue) may finish before this response arrives;
+  // the response would then hide the finished answer the websocket already delivered, so
+  // unfinished answers fetch their state once more.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    const elt = event.detail.elt;
+    if (!elt || !elt.matches || !elt.matches("button.retry, button.continue")) return;
+    document.body.dispatchEvent(new CustomEvent("memoryapp:resync"));
+  });
+
   // A citation chip links here with ?highlight=<message ids>: mark and show those messages.
   function highlightCitedMessages() {
     const ids = new URLSearchParams(window.location.search).get("highlight");

@@ -1,0 +1,94 @@
+"""The continuation prompt and joining a continuation to the cut answer (pure helpers)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+
+from memoryapp.models import Message
+from memoryapp.retrieval import AnswerContext
+from memoryapp.services.answer_continuation import continuation_join, continuation_prompt_build
+from tests import factories
+
+
+def _words(text: str) -> int:
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+@pytest.mark.parametrize(
+    ("earlier", "more", "joined"),
+    [
+        ("It rains in", "Lisbon today.", "It rains in Lisbon today."),
+        ("It rains in ", "Lisbon today.", "It rains in Lisbon today."),
+        ("It rains in", " Lisbon today.", "It rains in Lisbon today."),
+        ("It rains in Lisbon", ", mostly in April.", "It rains in Lisbon, mostly in April."),
+        ("First point.", "Second point.", "First point. Second point."),
+        ("- one\n- two\n", "- three", "- one\n- two\n- three"),
+        # A continuation that starts over repeats the last words: they are dropped.
+        (
+            "The trip starts in Porto and ends in",
+            "Porto and ends in Lisbon after a week.",
+            "The trip starts in Porto and ends in Lisbon after a week.",
+        ),
+        # Too short an overlap is text of its own.
+        ("We went to the", "the beach.", "We went to the the beach."),
+    ],
+)
+def test_continuation_join(earlier: str, more: str, joined: str) -> None:
+    assert continuation_join(earlier, more) == joined
+
+
+def test_continuation_join_of_nothing_is_the_earlier_text() -> None:
+    assert continuation_join("Cut here", "") == "Cut here"
+
+
+@pytest.mark.django_db
+def test_the_prompt_is_the_answers_own_plus_the_cut_answer_and_the_request() -> None:
+    owner: User = factories.user()
+    chat = factories.conversation(owner)
+    question = factories.message(chat, "Tell me about Lisbon.")
+    context = AnswerContext(turns=[question], profile="Lives in Porto.")
+
+    prompt = continuation_prompt_build(
+        context=context,
+        partial="Lisbon is the capital",
+        history_tokens=200,
+        count_tokens=_words,
+    )
+
+    assert prompt[0]["role"] == "system"
+    assert "Lives in Porto." in prompt[0]["content"]
+    assert prompt[1:3] == [
+        {"role": "user", "content": "Tell me about Lisbon."},
+        {"role": "assistant", "content": "Lisbon is the capital"},
+    ]
+    assert prompt[3]["role"] == "user"
+    assert "Continue it exactly where it stopped" in prompt[3]["content"]
+
+
+@pytest.mark.django_db
+def test_a_long_cut_answer_leaves_room_for_the_question() -> None:
+    owner: User = factories.user()
+    chat = factories.conversation(owner)
+    turns = [
+        factories.message(chat, f"Earlier turn number {n} " + "word " * 20, role=role)
+        for n, role in enumerate([Message.Role.USER, Message.Role.ASSISTANT] * 3)
+    ]
+    question = factories.message(chat, "And what about Porto?")
+    partial = " ".join(f"w{n}" for n in range(500))
+
+    prompt = continuation_prompt_build(
+        context=AnswerContext(turns=[*turns, question]),
+        partial=partial,
+        history_tokens=200,
+        count_tokens=_words,
+    )
+
+    shown = prompt[-2]["content"]
+    assert prompt[-2]["role"] == "assistant"
+    assert shown.endswith("w499") and _words(shown) <= 100  # its end, within half the budget
+    assert prompt[-3] == {"role": "user", "content": "And what about Porto?"}
+    history = sum(_words(m["content"]) + 5 for m in prompt[1:])
+    assert history <= 200
