@@ -187,7 +187,7 @@ class Fact(models.Model):
     recorded_at = models.DateTimeField(default=timezone.now)
     retired_at = models.DateTimeField(null=True, blank=True)
     superseded_by = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="supersedes"
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="supersedes"
     )
     segment = models.ForeignKey(
         Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="facts"

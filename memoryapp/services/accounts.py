@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from memoryapp.models import AdminAccess, Fact, MemberSettings, SetupToken
+from memoryapp.models import AdminAccess, MemberSettings, SetupToken
 from memoryapp.selectors.accounts import MemberData, member_data_count
 
 
@@ -98,22 +98,8 @@ def member_remove(*, owner: User, member: User) -> MemberData:
     # the missing owner instead of leaving rows behind.
     User.objects.select_for_update().filter(pk=member.pk).get()
     removed = member_data_count(member=member)
-    _facts_delete(owner=member)
     member.delete()
     return removed
-
-
-def _facts_delete(*, owner: User) -> None:
-    """Delete all the owner's facts. A fact's successor is protected (Fact.superseded_by is
-    PROTECT, which Django enforces even when both go), so each chain goes from its oldest
-    fact, the one nothing supersedes, onwards."""
-    facts = Fact.objects.filter(owner=owner)
-    while facts.exists():
-        deleted, _ = facts.filter(supersedes__isnull=True).delete()
-        if not deleted:
-            # A cycle of successors (impossible by construction): deleting the owner then
-            # raises ProtectedError naming the facts.
-            break
 
 
 def member_settings_update(*, user: User, admin_may_inspect: bool) -> MemberSettings:
