@@ -19,10 +19,9 @@ CONTINUE_PROMPT = "answer_continue.txt"
 # At most this share of the recent-turns budget shows the model the end of its cut answer
 # (enough to pick up the thread); the rest of the budget keeps the conversation before it.
 PARTIAL_SHARE = 0.5
-# A continuation that begins by repeating at least this many of the last words written is
-# trimmed of them (small models often restart the sentence they were cut in).
+# A continuation that begins by repeating at least this many of the last words written (up
+# to all of them: small models often start the whole answer over) is trimmed of them.
 MIN_OVERLAP_WORDS = 4
-MAX_OVERLAP_WORDS = 40
 _NO_SPACE_BEFORE = frozenset(".,;:!?)]}%…'\"\u2019\u201d")
 _WORD = re.compile(r"\S+")
 
@@ -52,15 +51,15 @@ def continuation_prompt_build(
 
 
 def continuation_join(earlier: str, more: str) -> str:
-    """`earlier` followed by the model's continuation `more`.
+    """`earlier` followed by the new part of the model's continuation `more`
+    (`continuation_rest`).
 
-    Words at the start of `more` that repeat the last words of `earlier` are dropped. A
-    space goes between them when neither side has one and `more` does not begin with closing
-    punctuation: chat templates drop a reply's leading space, so a continuation that starts
-    a new word arrives without it (one that finishes a word cut in half gets a space too;
-    the text cannot tell the two apart).
+    A space goes between them when neither side has one and the new part does not begin
+    with closing punctuation: chat templates drop a reply's leading space, so a continuation
+    that starts a new word arrives without it (one that finishes a word cut in half gets a
+    space too; the text cannot tell the two apart).
     """
-    more = _without_overlap(earlier, more)
+    more = continuation_rest(earlier, more, final=True)
     if not earlier or not more or earlier[-1].isspace() or more[0].isspace():
         return earlier + more
     if more[0] in _NO_SPACE_BEFORE:
@@ -68,12 +67,32 @@ def continuation_join(earlier: str, more: str) -> str:
     return f"{earlier} {more}"
 
 
-def _without_overlap(earlier: str, more: str) -> str:
-    """`more` without the words at its start that repeat the last words of `earlier`."""
-    tail = earlier.split()[-MAX_OVERLAP_WORDS:]
-    head = list(_WORD.finditer(more))[:MAX_OVERLAP_WORDS]
-    words = [match.group() for match in head]
-    for size in range(min(len(tail), len(words)), MIN_OVERLAP_WORDS - 1, -1):
-        if tail[-size:] == words[:size]:
-            return more[head[size - 1].end() :]
-    return more
+def continuation_rest(earlier: str, more: str, *, final: bool) -> str:
+    """What `more` adds to `earlier`: `more` without the words at its start that repeat the
+    last words of `earlier`. While the model is still writing (not `final`), nothing as long
+    as what it wrote so far may turn out to be such a repeat, so that only new text is shown.
+    """
+    end = _repeat_end(earlier.split(), list(_WORD.finditer(more)), final=final)
+    return "" if end is None else more[end:]
+
+
+def _repeat_end(earlier: list[str], spans: list[re.Match[str]], *, final: bool) -> int | None:
+    """Where the repeat at the start of the continuation ends (0: no repeat), or None while
+    it may still be one. The longest repeat wins: `earlier` is tried from its start."""
+    words = [span.group() for span in spans]
+    if not words:
+        return 0 if final else None
+    for start, word in enumerate(earlier):
+        if word != words[0] and not (len(words) == 1 and not final and word.startswith(words[0])):
+            continue
+        suffix = earlier[start:]
+        if len(words) >= len(suffix) >= MIN_OVERLAP_WORDS and words[: len(suffix)] == suffix:
+            return spans[len(suffix) - 1].end()
+        if not final and len(words) <= len(suffix) and _begins(suffix, words):
+            return None
+    return 0
+
+
+def _begins(suffix: list[str], words: list[str]) -> bool:
+    """`words` (whose last one may be half-written) begin `suffix`."""
+    return words[:-1] == suffix[: len(words) - 1] and suffix[len(words) - 1].startswith(words[-1])

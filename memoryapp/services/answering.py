@@ -35,6 +35,7 @@ from memoryapp.selectors.answers import CUT
 from memoryapp.services.answer_continuation import (
     continuation_join,
     continuation_prompt_build,
+    continuation_rest,
 )
 from memoryapp.services.answer_control import (
     answer_stop_clear,
@@ -104,12 +105,13 @@ class _Relay:
         if not self._unsent:
             return
         # The whole text so far, not the new piece: a tab that joined late (a page loaded
-        # mid-answer, a reconnected socket) shows the answer without gaps or repeats.
+        # mid-answer, a reconnected socket) shows the answer without gaps or repeats. Of a
+        # continuation, only what it adds (not the earlier text the model may write again).
+        shown = continuation_rest(self.kept, self.text, final=False) if self.kept else self.text
         conversation_notify(
             conversation_id=self.answer.conversation_id,
             html=(
-                f'<div id="stream-{self.answer.pk}" hx-swap-oob="innerHTML">'
-                f"{escape(self.text)}</div>"
+                f'<div id="stream-{self.answer.pk}" hx-swap-oob="innerHTML">{escape(shown)}</div>'
             ),
         )
         self._unsent = ""

@@ -9,7 +9,11 @@ from django.contrib.auth.models import User
 
 from memoryapp.models import Message
 from memoryapp.retrieval import AnswerContext
-from memoryapp.services.answer_continuation import continuation_join, continuation_prompt_build
+from memoryapp.services.answer_continuation import (
+    continuation_join,
+    continuation_prompt_build,
+    continuation_rest,
+)
 from tests import factories
 
 
@@ -34,10 +38,44 @@ def _words(text: str) -> int:
         ),
         # Too short an overlap is text of its own.
         ("We went to the", "the beach.", "We went to the the beach."),
+        # The demo model writes the whole answer again before going on.
+        (
+            "Once upon a time a whale sang to the",
+            "Once upon a time a whale sang to the keeper every night.",
+            "Once upon a time a whale sang to the keeper every night.",
+        ),
+        # ... or only the end of it that the prompt showed.
+        (
+            "Chapter one. Long ago. The keeper climbed the stairs and",
+            "The keeper climbed the stairs and lit the lamp.",
+            "Chapter one. Long ago. The keeper climbed the stairs and lit the lamp.",
+        ),
+        # A repeat and nothing else adds nothing.
+        ("It rains a lot in Lisbon", "It rains a lot in Lisbon", "It rains a lot in Lisbon"),
     ],
 )
 def test_continuation_join(earlier: str, more: str, joined: str) -> None:
     assert continuation_join(earlier, more) == joined
+
+
+@pytest.mark.parametrize(
+    ("so_far", "shown"),
+    [
+        ("", ""),
+        ("Once", ""),  # may be the start of a repeat
+        ("Once upon a ti", ""),
+        ("Once upon a time a whale sang to the", ""),
+        ("Once upon a time a whale sang to the keeper", " keeper"),
+        ("Once upon a time there", "Once upon a time there"),  # not a repeat after all
+        ("Then the", "Then the"),
+        ("sang to the", ""),  # held back until it shows it is no repeat
+        ("to the keeper", "to the keeper"),  # two words repeated are words of its own
+    ],
+)
+def test_while_streaming_only_new_text_is_shown(so_far: str, shown: str) -> None:
+    earlier = "Once upon a time a whale sang to the"
+
+    assert continuation_rest(earlier, so_far, final=False) == shown
 
 
 def test_continuation_join_of_nothing_is_the_earlier_text() -> None:

@@ -129,9 +129,17 @@ def test_a_continuation_cut_again_is_cut_at_the_sum_of_its_tokens(
     answer_continue(answer=answer)  # and it can be continued again
 
 
-def test_only_the_new_text_is_streamed(chat: Conversation, backend: ScriptedBackend) -> None:
+@pytest.mark.parametrize(
+    "continuation",
+    ["and also its largest.", f"{CUT_TEXT} and also its largest."],
+    ids=["goes-on", "starts-over"],
+)
+def test_only_the_new_text_is_streamed(
+    chat: Conversation, backend: ScriptedBackend, settings: Any, continuation: str
+) -> None:
     answer = _cut_answer(chat, backend)
-    backend.add_replies("and also its largest.")
+    settings.CHAT_ANSWER_MAX_TOKENS = 50
+    backend.add_replies(continuation)
     answer_continue(answer=answer)
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
