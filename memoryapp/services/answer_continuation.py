@@ -16,8 +16,9 @@ from memoryapp.services.chat_prompt import (
 )
 
 CONTINUE_PROMPT = "answer_continue.txt"
-# At most this share of the recent-turns budget shows the model the end of its cut answer
-# (enough to pick up the thread); the rest of the budget keeps the conversation before it.
+# The model is shown the end of its cut answer: at most this share of the recent-turns
+# budget (the rest keeps the conversation before it) and of the answer's own token cap (a
+# model that starts over, repeating what it was shown, still has room for new text).
 PARTIAL_SHARE = 0.5
 # A continuation that begins by repeating at least this many of the last words written (up
 # to all of them: small models often start the whole answer over) is trimmed of them.
@@ -31,14 +32,16 @@ def continuation_prompt_build(
     context: AnswerContext,
     partial: str,
     history_tokens: int,
+    answer_tokens: int,
     count_tokens: Callable[[str], int],
 ) -> list[PromptMessage]:
     """The answer's own prompt (same memory, same recent turns) followed by the cut answer
-    (its end, when long) and the request to continue it; within the same token budget."""
+    (its end, when long) and the request to continue it; within the same token budget.
+    `answer_tokens` is the cap on the continuation."""
     instruction = render_prompt(CONTINUE_PROMPT, {})
     [tail] = pack_recent_turns(
         [{"role": "assistant", "content": partial}],
-        budget=int(history_tokens * PARTIAL_SHARE),
+        budget=int(min(history_tokens, answer_tokens) * PARTIAL_SHARE),
         count_tokens=count_tokens,
     )
     used = (

@@ -159,6 +159,7 @@ def _generate(answer: Message, llm: LLM, relay: _Relay, context: AnswerContext) 
             context=context,
             partial=relay.kept,
             history_tokens=settings.CHAT_HISTORY_TOKENS,
+            answer_tokens=settings.CHAT_ANSWER_MAX_TOKENS,
             count_tokens=llm.count_tokens,
         )
     else:

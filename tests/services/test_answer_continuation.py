@@ -93,6 +93,7 @@ def test_the_prompt_is_the_answers_own_plus_the_cut_answer_and_the_request() -> 
         context=context,
         partial="Lisbon is the capital",
         history_tokens=200,
+        answer_tokens=512,
         count_tokens=_words,
     )
 
@@ -121,12 +122,14 @@ def test_a_long_cut_answer_leaves_room_for_the_question() -> None:
         context=AnswerContext(turns=[*turns, question]),
         partial=partial,
         history_tokens=200,
+        answer_tokens=100,
         count_tokens=_words,
     )
 
     shown = prompt[-2]["content"]
     assert prompt[-2]["role"] == "assistant"
-    assert shown.endswith("w499") and _words(shown) <= 100  # its end, within half the budget
+    # Its end, within half the answer's cap: repeating it leaves the model room for more.
+    assert shown.endswith("w499") and _words(shown) + 5 <= 50
     assert prompt[-3] == {"role": "user", "content": "And what about Porto?"}
     history = sum(_words(m["content"]) + 5 for m in prompt[1:])
     assert history <= 200
