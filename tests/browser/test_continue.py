@@ -66,3 +66,30 @@ def test_a_cut_answer_is_continued_in_place(
     assert stored.finish_reason == "stop"
     assert collapse_spaces(body.inner_text()) == f"{cut} {REST}"
     assert Message.objects.filter(conversation=conversation).count() == 2
+
+
+def test_a_refused_continue_says_why_in_the_answer(stack: LiveStack, page: Page) -> None:
+    user = User.objects.create_user("fred")
+    conversation = factories.conversation(user, title="Stories")
+    question = factories.message(conversation, "Tell me a long story.")
+    answer = factories.message(
+        conversation,
+        "Once upon a time",
+        role=Message.Role.ASSISTANT,
+        reply_to=question,
+        finish_reason="length",
+        token_count=ANSWER_MAX_TOKENS,
+    )
+    sign_in_with_cookie(page.context, stack.url, user)
+    page.goto(conversation.get_absolute_url())
+    wait_until_live(page)
+    # Another tab sends a message meanwhile: this answer is no longer the latest.
+    factories.message(conversation, "Never mind.")
+
+    page.locator(f"#msg-{answer.pk}").get_by_role("button", name="Continue").click()
+
+    expect(page.locator(f"#msg-{answer.pk} .msg-action-error")).to_have_text(
+        "Only the latest answer, cut at the token limit, can be continued."
+    )
+    answer.refresh_from_db()
+    assert answer.status == Message.Status.DONE
