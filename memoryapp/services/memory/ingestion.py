@@ -30,7 +30,7 @@ from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.models import Conversation, Message, Segment
 from memoryapp.models.conversation import FINISHED, REMEMBERED
 from memoryapp.services.memory.boundary_check import confirm_boundaries
-from memoryapp.services.memory.passages import passages_make
+from memoryapp.services.memory.passages import messages_lock_unchanged, passages_make
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +68,24 @@ def _unassigned(conversation: Conversation) -> list[Message]:
 
 def messages_embed(messages: Sequence[Message]) -> None:
     """Give remembered messages without an (up to date) embedding one (boundaries are found
-    on every turn), and people's messages their passages."""
+    on every turn), and people's messages their passages.
+
+    Embedding happens before the messages are locked; one whose text or status changed
+    meanwhile (an answer continued or retried) keeps no vector of its old text."""
     fingerprint = model_fingerprint()
     with_text = [m for m in messages if m.is_remembered]
     todo = [m for m in with_text if m.embedding is None or m.embedding_model != fingerprint]
     if todo:
         vectors = embed_texts([m.content for m in todo])
-        for message, vector in zip(todo, vectors, strict=True):
-            message.embedding = vector.tolist()
-            message.embedding_model = fingerprint
-        Message.objects.bulk_update(todo, ["embedding", "embedding_model"])
+        with transaction.atomic():
+            unchanged = {m.pk for m in messages_lock_unchanged(todo)}
+            embedded = []
+            for message, vector in zip(todo, vectors, strict=True):
+                if message.pk in unchanged:
+                    message.embedding = vector.tolist()
+                    message.embedding_model = fingerprint
+                    embedded.append(message)
+            Message.objects.bulk_update(embedded, ["embedding", "embedding_model"])
     passages_make([m for m in with_text if m.passages_model != fingerprint], fingerprint)
 
 

@@ -53,7 +53,7 @@ def passages_make(messages: Sequence[Message], fingerprint: str) -> None:
     ]
     vectors = embed_texts([text for _, _, text in planned])
     with transaction.atomic():
-        unchanged = _locked_unchanged(finished)
+        unchanged = messages_lock_unchanged(finished)
         ids = {m.pk for m in unchanged}
         Passage.objects.filter(message__in=ids).delete()
         Passage.objects.bulk_create(
@@ -75,7 +75,7 @@ def passages_make(messages: Sequence[Message], fingerprint: str) -> None:
         Message.objects.bulk_update(unchanged, ["passages_model"], batch_size=1000)
 
 
-def _locked_unchanged(messages: Sequence[Message]) -> list[Message]:
+def messages_lock_unchanged(messages: Sequence[Message]) -> list[Message]:
     """Those of `messages` whose text and status are still as read, locked (in id order, so
     two callers cannot deadlock) until the transaction ends."""
     locked = Message.objects.select_for_update().filter(pk__in=[m.pk for m in messages])

@@ -159,3 +159,16 @@ def test_a_message_changed_while_its_passages_were_embedded_is_left_for_later() 
 
     assert not Passage.objects.filter(message=read).exists()
     assert Message.objects.get(pk=read.pk).passages_model == ""
+
+
+def test_an_answer_changed_while_it_was_embedded_keeps_no_vector_of_its_old_text() -> None:
+    chat = factories.conversation(factories.user())
+    question = factories.message(chat, "Tell me a story.")
+    read = factories.message(chat, LONG_TURN, role=Message.Role.ASSISTANT, reply_to=question)
+    # Continued (or retried) after ingestion read it, before its vector is stored.
+    Message.objects.filter(pk=read.pk).update(content=LONG_TURN + " And then some more.")
+
+    messages_embed([read])
+
+    stored = Message.objects.get(pk=read.pk)
+    assert (stored.embedding, stored.embedding_model) == (None, "")
