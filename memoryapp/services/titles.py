@@ -18,6 +18,7 @@ from django.template.loader import render_to_string
 from memoryapp.llm import LLM, LLMError, get_llm
 from memoryapp.llm.prompting import render_prompt
 from memoryapp.models import Conversation, Message
+from memoryapp.models.conversation import MEMORY
 from memoryapp.services.answer_control import chat_is_busy
 from memoryapp.services.notifications import user_notify
 
@@ -47,10 +48,8 @@ def title_from_text(text: str) -> str:
     return title[:TITLE_MAX_CHARS]
 
 
-def _suggest(llm: LLM, question: str, answer: str) -> str:
-    prompt = render_prompt(
-        "conversation_title.txt", {"question": question[:1000], "answer": answer[:500]}
-    )
+def _suggest(llm: LLM, question: str) -> str:
+    prompt = render_prompt("conversation_title.txt", {"question": question[:1000]})
     try:
         reply = llm.complete(
             [{"role": "user", "content": prompt}],
@@ -79,7 +78,8 @@ def _wait_for_chat() -> None:
 def conversation_title_suggest(
     *, conversation: Conversation, llm: LLM | None = None
 ) -> Conversation:
-    """Give an untitled conversation a title from its first exchange and update the sidebar.
+    """Give an untitled conversation a title from the person's first message (never from the
+    assistant's answer, whose inventions are not the person's words) and update the sidebar.
 
     Waits (up to MEMORY_YIELD_MAX_SECONDS) while the chat worker is answering. Without a
     usable model reply the first words of the question are the title.
@@ -87,17 +87,15 @@ def conversation_title_suggest(
     conversation.refresh_from_db(fields=["title", "title_is_custom"])
     if conversation.title or conversation.title_is_custom:
         return conversation
-    first = list(
-        Message.objects.filter(conversation=conversation, owner_id=conversation.owner_id)
-        .exclude(content="")
-        .order_by("sequence")[:2]
+    first = (
+        Message.objects.filter(MEMORY, conversation=conversation, owner_id=conversation.owner_id)
+        .order_by("sequence")
+        .first()
     )
-    if not first:
+    if first is None:
         return conversation
-    question = first[0].content
-    answer = first[1].content if len(first) > 1 else ""
     _wait_for_chat()
-    title = _suggest(llm or get_llm(), question, answer) or title_from_text(question)
+    title = _suggest(llm or get_llm(), first.content) or title_from_text(first.content)
     updated = Conversation.objects.filter(pk=conversation.pk, title="", title_is_custom=False)
     if updated.update(title=title):
         conversation.title = title
