@@ -165,6 +165,25 @@ LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", 512)
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", 120.0)
 LLM_JSON_ATTEMPTS = env.int("LLM_JSON_ATTEMPTS", 3)
 LLM_SEED = env.int("LLM_SEED", 42)
+# Sampling: each model has defaults (`memoryapp.llm.models.MODEL_SAMPLING`: llama.cpp's own
+# unless tuned, as for the demo model); these variables override them when set.
+LLM_SAMPLING: dict[str, float] = {}
+if env.str("LLM_TOP_P", ""):
+    LLM_SAMPLING["top_p"] = env.float("LLM_TOP_P", 0)
+if env.str("LLM_TOP_K", ""):
+    LLM_SAMPLING["top_k"] = env.int("LLM_TOP_K", 0)
+if env.str("LLM_MIN_P", ""):
+    LLM_SAMPLING["min_p"] = env.float("LLM_MIN_P", 0)
+if env.str("LLM_REPEAT_PENALTY", ""):
+    LLM_SAMPLING["repeat_penalty"] = env.float("LLM_REPEAT_PENALTY", 0)
+if env.str("LLM_REPEAT_LAST_N", ""):
+    LLM_SAMPLING["repeat_last_n"] = env.int("LLM_REPEAT_LAST_N", 0)
+if env.str("LLM_FREQUENCY_PENALTY", ""):
+    LLM_SAMPLING["frequency_penalty"] = env.float("LLM_FREQUENCY_PENALTY", 0)
+if env.str("LLM_PRESENCE_PENALTY", ""):
+    LLM_SAMPLING["presence_penalty"] = env.float("LLM_PRESENCE_PENALTY", 0)
+if env.str("LLM_MAX_TEMPERATURE", ""):
+    LLM_SAMPLING["max_temperature"] = env.float("LLM_MAX_TEMPERATURE", 0)
 
 # --- Chat -----------------------------------------------------------------------------------
 # Longer messages are refused with an error next to the input.

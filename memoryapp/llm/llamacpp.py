@@ -14,6 +14,7 @@ from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from memoryapp.llm.base import Chunk, Message, ModelInfo, Source, StreamFinish
 from memoryapp.llm.errors import ModelLoadError, ModelNotFound, PromptTooLong, SchemaError
+from memoryapp.llm.models import Sampling, sampling_for
 
 
 class LlamaCppBackend:
@@ -27,13 +28,16 @@ class LlamaCppBackend:
         gpu_layers: int = 0,
         seed: int = 42,
         chat_format: str = "",
+        sampling: Sampling | None = None,
     ) -> None:
         """`threads=0` lets llama.cpp choose; `gpu_layers=-1` offloads every layer;
-        `chat_format=""` uses the template stored in the GGUF file."""
+        `chat_format=""` uses the template stored in the GGUF file; `sampling=None` is
+        llama.cpp's default sampling."""
         self._path = path
         self._threads = threads
         self._seed = seed
         self._chat_format = chat_format
+        self.sampling = sampling or Sampling()
         self._llama: llama_cpp.Llama | None = None
         self._grammars_checked: set[str] = set()
         self._info = ModelInfo(
@@ -55,6 +59,7 @@ class LlamaCppBackend:
             gpu_layers=settings.LLM_GPU_LAYERS,
             seed=settings.LLM_SEED,
             chat_format=settings.LLM_CHAT_FORMAT,
+            sampling=sampling_for(path.name),
         )
 
     @property
@@ -92,6 +97,8 @@ class LlamaCppBackend:
             "n_threads": self._threads or None,
             "n_gpu_layers": self._info.gpu_layers,
             "seed": self._seed,
+            # How far back the repetition penalties look.
+            "last_n_tokens_size": self.sampling.repeat_last_n,
             "verbose": False,
         }
         if self._chat_format:
@@ -118,8 +125,9 @@ class LlamaCppBackend:
             messages=cast(Any, list(messages)),
             stream=True,
             max_tokens=max_tokens,
-            temperature=temperature,
+            temperature=self.sampling.temperature(temperature),
             seed=seed,
+            **self.sampling.arguments(structured=json_schema is not None),
             **extra,
         )
         chunks = cast(Iterator[dict[str, Any]], stream)

