@@ -1,8 +1,10 @@
 """The Celery application. Its configuration is the `CELERY_*` block of `settings.py`.
 
-`chat` answers messages and must stay responsive; `memory` builds memory in the background.
-Each queue gets its own worker process (`memoryapp/devstack/`, `docker/compose.yml`), so a
-memory backlog never delays an answer.
+`chat` answers messages and must stay responsive; `memory` builds memory in the background
+and suggests conversation titles. Each queue gets its own worker process
+(`memoryapp/devstack/`, `docker/compose.yml`), so a memory backlog never delays an answer.
+Tasks (`memoryapp/tasks.py`) are named "<queue>.<job>" and routed by that prefix; services
+and views queue them through `memoryapp/jobs.py`.
 """
 
 from __future__ import annotations
