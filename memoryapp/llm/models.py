@@ -76,9 +76,9 @@ SAMPLING_OPTIONS = frozenset(field.name for field in fields(Sampling))
 MODEL_SAMPLING: tuple[tuple[str, Sampling], ...] = (
     # The demo model loops with llama.cpp's defaults: a 512-token answer repeating one line
     # (0.3-0.4 of its word 3-grams distinct on an introduction). Its loops are longer than
-    # the default 64-token look-back: a 1.15 penalty over 64 tokens still looped (0.55), over
-    # 256 none of 16 answers did (8 prompts, 2 seeds, 0.99 or more distinct); a 1.3 penalty
-    # turned answers to noise. Measured by tests/llm/test_sampling_integration.py.
+    # the default 64-token look-back: over 64 tokens a 1.15 penalty still looped (0.55) and
+    # a 1.3 one too (0.39); 1.15 over 256 tokens looped in none of 16 answers (8 prompts, 2
+    # seeds, 0.99 or more distinct). Measured by tests/llm/test_sampling_integration.py.
     (
         "smollm2-135m",
         Sampling(repeat_penalty=1.15, repeat_last_n=256),
