@@ -13,7 +13,6 @@ from django.db import models, transaction
 from django.db.models import Field
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-
 from pgvector.django import VectorField
 
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Segment
