@@ -109,29 +109,7 @@ def answer_retry(*, answer: Message) -> Message:
         raise ValidationError("Only a finished answer can be retried.")
     answer.content = ""
     answer.finish_reason = ""
-    answer.error = ""
-    answer.status = Message.Status.PENDING
-    answer.attempts = 0
-    answer.finished_at = None
-    answer.in_flight_since = timezone.now()
-    # The old text's vector is no longer this message's: the upkeep (`embeddings_refresh`)
-    # embeds the new text once it is finished.
-    answer.embedding_model = ""
-    answer.save(
-        update_fields=[
-            "content",
-            "finish_reason",
-            "error",
-            "status",
-            "attempts",
-            "finished_at",
-            "in_flight_since",
-            "embedding_model",
-        ]
-    )
-    answer_stop_clear(answer_id=answer.pk)
-    _enqueue_answer(answer)
-    return answer
+    return _answer_requeue(answer, also=("content", "finish_reason"))
 
 
 @transaction.atomic
@@ -147,15 +125,23 @@ def answer_continue(*, answer: Message) -> Message:
     answer = Message.objects.select_for_update().get(pk=answer.pk, owner_id=answer.owner_id)
     if not answer_can_continue(answer=answer):
         raise ValidationError("Only the latest answer, cut at the token limit, can be continued.")
+    return _answer_requeue(answer)
+
+
+def _answer_requeue(answer: Message, *, also: tuple[str, ...] = ()) -> Message:
+    """Send a finished answer back to pending and queue its job on commit, saving the reset
+    fields and `also` (fields the caller changed)."""
     answer.error = ""
     answer.status = Message.Status.PENDING
     answer.attempts = 0
     answer.finished_at = None
     answer.in_flight_since = timezone.now()
-    # The text will change: the upkeep embeds the whole answer once it is finished.
+    # The text will change: the upkeep (`embeddings_refresh`) embeds the new text once it is
+    # finished, and the old text's vector is no longer this message's.
     answer.embedding_model = ""
     answer.save(
         update_fields=[
+            *also,
             "error",
             "status",
             "attempts",
