@@ -88,12 +88,10 @@ def requeue_stale_answers() -> int:
     time_limit=TITLE_HARD_LIMIT,
 )
 def suggest_title(conversation_id: str) -> str | None:
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
-    if conversation is None:
-        logger.info("conversation %s was deleted; no title to suggest", conversation_id)
-        return None
     titled = _unless_gone(
-        lambda: conversation_title_suggest(conversation=conversation),
+        lambda: conversation_title_suggest(
+            conversation=Conversation.objects.get(pk=conversation_id)
+        ),
         what=f"conversation {conversation_id}",
         exists=Conversation.objects.filter(pk=conversation_id).exists,
     )
