@@ -10,7 +10,7 @@ interrupted import finishes it. Every query is scoped to the imported user.
 
 Memory is built in this process: `conversation_ingest(final=True)` per conversation, oldest
 first, then `segment_consolidate` per closed segment. Ingestion queues consolidation on
-commit (`consolidate_segment.delay`); during the build Celery runs such tasks eagerly, here,
+commit (`jobs.consolidation_enqueue`); during the build Celery runs such tasks eagerly, here,
 instead of sending them to the broker, so nothing piles up in Redis and no worker is needed.
 The explicit consolidation pass then finds nothing left to claim, except segments an earlier,
 interrupted run left pending.
@@ -182,8 +182,8 @@ def _pending_segments(owner: User) -> list[UUID]:
 
 @contextlib.contextmanager
 def _queued_tasks_run_here() -> Iterator[None]:
-    """Within the block, `task.delay()` runs the task in this process at once (Celery's eager
-    mode) and raises its errors, instead of sending it to the broker."""
+    """Within the block, a task queued through `memoryapp.jobs` runs in this process at once
+    (Celery's eager mode) and raises its errors, instead of being sent to the broker."""
     conf = celery_app.conf
     saved = conf.task_always_eager, conf.task_eager_propagates
     conf.task_always_eager, conf.task_eager_propagates = True, True
