@@ -6,6 +6,7 @@ reaches conversations and messages only through owner-scoped selectors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 from django.contrib import messages as flash
@@ -216,24 +217,26 @@ def answer_stop(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse
     return HttpResponse(status=204)
 
 
-@require_POST
-def answer_retry(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
+def _answer_requeue(
+    request: AuthenticatedRequest, message_id: UUID, requeue: Callable[..., Message]
+) -> HttpResponse:
+    """The answer sent back to pending by `requeue`, or why it cannot be (409)."""
     answer = conversation_selectors.message_get(owner=request.user, message_id=message_id)
     try:
-        answer = conversations.answer_retry(answer=answer)
+        answer = requeue(answer=answer)
     except ValidationError as error:
         return HttpResponse(error.messages[0], status=409)
     return _message_partial(request, answer)
+
+
+@require_POST
+def answer_retry(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
+    return _answer_requeue(request, message_id, conversations.answer_retry)
 
 
 @require_POST
 def answer_continue(request: AuthenticatedRequest, message_id: UUID) -> HttpResponse:
-    answer = conversation_selectors.message_get(owner=request.user, message_id=message_id)
-    try:
-        answer = conversations.answer_continue(answer=answer)
-    except ValidationError as error:
-        return HttpResponse(error.messages[0], status=409)
-    return _message_partial(request, answer)
+    return _answer_requeue(request, message_id, conversations.answer_continue)
 
 
 @require_POST
