@@ -7,6 +7,9 @@ from django.conf import settings
 
 from tests.support.workers import WorkerProcess
 
+# alice (the owner) and bob (a member), their clients and their data.
+pytest_plugins = ["tests.support.household"]
+
 
 @pytest.fixture
 def worker(transactional_db: None) -> Iterator[WorkerProcess]:

@@ -27,30 +27,6 @@ WEAK = [
 ]
 
 
-@pytest.fixture
-def alice() -> User:
-    return factories.user("alice", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def bob() -> User:
-    return factories.user("bob")
-
-
-@pytest.fixture
-def alice_client(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def bob_client(bob: User) -> Client:
-    client = Client()
-    client.force_login(bob)
-    return client
-
-
 @pytest.mark.parametrize(("password", "error"), WEAK)
 def test_the_setup_form_refuses_weak_passwords_inline(
     client: Client, password: str, error: str

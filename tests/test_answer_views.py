@@ -25,13 +25,6 @@ def alice() -> User:
     return factories.user("alice")
 
 
-@pytest.fixture
-def alice_client(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
 def _exchange(
     chat: Conversation, answer_text: str, **answer_fields: Any
 ) -> tuple[Message, Message]:

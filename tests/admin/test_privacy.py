@@ -12,57 +12,11 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 
-from memoryapp.models import (
-    AdminAccess,
-    Citation,
-    Conversation,
-    Fact,
-    FactSource,
-    MemoryChangeset,
-    MemoryEvent,
-    Message,
-    Passage,
-    Profile,
-    Segment,
-)
+from memoryapp.models import AdminAccess, Conversation, Fact, MemoryChangeset, Message, Segment
 from memoryapp.services.accounts import member_settings_update
-from tests import factories
-from tests.support.household import PersonData, person_data
+from tests.support.household import BOB, OWNED_MODELS, PersonData
 
 pytestmark = pytest.mark.django_db
-
-MODELS: list[type[Model]] = [
-    Conversation, Message, Passage, Segment, Fact, FactSource, MemoryChangeset, MemoryEvent,
-    Profile, Citation,
-]  # fmt: skip
-BOB = "bobmark"  # in every text of bob's rows
-
-
-@pytest.fixture
-def alice() -> User:
-    return factories.user("alice", is_staff=True, is_superuser=True)
-
-
-@pytest.fixture
-def bob() -> User:
-    return factories.user("bob")
-
-
-@pytest.fixture
-def alices(alice: User) -> PersonData:
-    return person_data(alice, "alicemark")
-
-
-@pytest.fixture
-def bobs(bob: User) -> PersonData:
-    return person_data(bob, BOB)
-
-
-@pytest.fixture
-def alice_client(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
 
 
 def _url(model: type[Model], view: str, *args: object) -> str:
@@ -86,7 +40,7 @@ def _owner_filter_choices(client: Client, model: type[Model]) -> set[str]:
     return {label for spec in specs for _, label in spec.lookup_choices}
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", OWNED_MODELS)
 def test_lists_show_only_alices_rows_without_bobs_consent(
     alice_client: Client, alices: PersonData, bobs: PersonData, model: type[Model]
 ) -> None:
@@ -100,7 +54,7 @@ def test_lists_show_only_alices_rows_without_bobs_consent(
     assert not AdminAccess.objects.exists()
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", OWNED_MODELS)
 def test_bobs_object_by_url_shows_nothing_without_his_consent(
     alice_client: Client, bobs: PersonData, model: type[Model]
 ) -> None:
@@ -115,7 +69,7 @@ def test_bobs_object_by_url_shows_nothing_without_his_consent(
     assert not AdminAccess.objects.exists()
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", OWNED_MODELS)
 def test_with_bobs_consent_his_rows_are_shown_and_each_view_recorded(
     alice: User, alice_client: Client, alices: PersonData, bobs: PersonData, bob: User,
     model: type[Model],
@@ -140,13 +94,11 @@ def test_with_bobs_consent_his_rows_are_shown_and_each_view_recorded(
 
 
 def test_a_recorded_view_appears_on_bobs_account_page(
-    alice_client: Client, bob: User, bobs: PersonData
+    alice_client: Client, bob: User, bob_client: Client, bobs: PersonData
 ) -> None:
     member_settings_update(user=bob, admin_may_inspect=True)
     alice_client.get(_url(Fact, "change", bobs.fact.pk))
     alice_client.get(_url(Message, "changelist"))
-    bob_client = Client()
-    bob_client.force_login(bob)
 
     body = bob_client.get("/account/").content.decode()
 

@@ -3,23 +3,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model
 from django.utils import timezone
 
-from memoryapp.models import (
-    AdminAccess,
-    Citation,
-    Conversation,
-    Fact,
-    FactSource,
-    MemberSettings,
-    MemoryChangeset,
-    MemoryEvent,
-    Message,
-    Passage,
-    Profile,
-    Segment,
-)
+from memoryapp.models import AdminAccess, Fact, MemberSettings, Message
 from memoryapp.selectors.accounts import MemberData, admin_visible_owner_ids, member_data_count
 from memoryapp.services.accounts import (
     admin_access_record,
@@ -32,14 +18,9 @@ from memoryapp.services.accounts import (
     user_password_set,
 )
 from tests import factories
-from tests.support.household import person_data
+from tests.support.household import OWNED_MODELS, PersonData, person_data
 
 pytestmark = pytest.mark.django_db
-
-OWNED_MODELS: list[type[Model]] = [
-    Conversation, Message, Passage, Segment, Fact, FactSource, MemoryChangeset, MemoryEvent,
-    Profile, Citation,
-]  # fmt: skip
 
 
 def test_the_setup_token_creates_the_owner_once() -> None:
@@ -122,11 +103,9 @@ def test_a_new_password_is_validated_and_replaces_the_old_one() -> None:
     assert member.check_password("a-new-long-password")
 
 
-def test_removing_a_member_deletes_all_of_theirs_and_nothing_of_the_owners() -> None:
-    alice = factories.user("alice", is_staff=True, is_superuser=True)
-    bob = factories.user("bob")
-    alices = person_data(alice, "alicemark")
-    bobs = person_data(bob, "bobmark")
+def test_removing_a_member_deletes_all_of_theirs_and_nothing_of_the_owners(
+    alice: User, bob: User, alices: PersonData, bobs: PersonData
+) -> None:
     # A chain of three: each fact's successor is protected while the fact exists.
     now = timezone.now()
     Fact.objects.create(
@@ -154,8 +133,7 @@ def test_removing_a_member_deletes_all_of_theirs_and_nothing_of_the_owners() -> 
         assert type(row)._default_manager.filter(pk=row.pk).exists(), row
 
 
-def test_the_owner_cannot_remove_themselves() -> None:
-    alice = factories.user("alice", is_staff=True, is_superuser=True)
+def test_the_owner_cannot_remove_themselves(alice: User) -> None:
     person_data(alice, "alicemark")
 
     with pytest.raises(PermissionDenied):
@@ -164,9 +142,7 @@ def test_the_owner_cannot_remove_themselves() -> None:
     assert member_data_count(member=alice).messages == 2
 
 
-def test_the_admin_sees_only_people_who_consented() -> None:
-    alice = factories.user("alice", is_staff=True, is_superuser=True)
-    bob = factories.user("bob")
+def test_the_admin_sees_only_people_who_consented(alice: User, bob: User) -> None:
     carol = factories.user("carol")
     member_settings_update(user=carol, admin_may_inspect=False)
 

@@ -1,12 +1,20 @@
-"""A person's data of every kind the admin shows, each row carrying a marker word, so that a
-test can tell whose rows a page shows."""
+"""The household of the account and privacy tests (alice the owner, staff and superuser; bob a
+member) and a person's data of every kind the admin shows, each row carrying a marker word, so
+that a test can tell whose rows a page shows.
+
+Its fixtures are registered for every test (`pytest_plugins` in tests/conftest.py). A test
+module's own `alice` or `bob` replaces the household's, also in the clients and data built on
+them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from django.contrib.auth.models import User
 from django.db.models import Model
+from django.test import Client
 from django.utils import timezone
 
 from memoryapp.embeddings import EMBEDDING_DIM
@@ -23,6 +31,14 @@ from memoryapp.models import (
     Segment,
 )
 from tests import factories
+
+# Every kind of row a person owns, one of each in PersonData.
+OWNED_MODELS: list[type[Model]] = [
+    Conversation, Message, Passage, Segment, Fact, FactSource, MemoryChangeset, MemoryEvent,
+    Profile, Citation,
+]  # fmt: skip
+ALICE = "alicemark"  # in every text of alice's rows
+BOB = "bobmark"  # in every text of bob's rows
 
 
 @dataclass(frozen=True)
@@ -103,3 +119,37 @@ def person_data(owner: User, marker: str) -> PersonData:
         chat, question, answer, passage, segment, fact, old_fact, source, changeset, event,
         profile, citation,
     )  # fmt: skip
+
+
+@pytest.fixture
+def alice() -> User:
+    return factories.user("alice", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def bob() -> User:
+    return factories.user("bob")
+
+
+@pytest.fixture
+def alice_client(alice: User) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob: User) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def alices(alice: User) -> PersonData:
+    return person_data(alice, ALICE)
+
+
+@pytest.fixture
+def bobs(bob: User) -> PersonData:
+    return person_data(bob, BOB)
