@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from memoryapp.models import Conversation, Message, Segment
+from memoryapp.models import Citation, Conversation, Message, Segment
 
 _counter = itertools.count()
 
@@ -43,6 +43,27 @@ def message(
         sequence=0 if last is None else last.sequence + 1,
         **extra,
     )
+
+
+def exchange(
+    conversation: Conversation, question: str, answer: str, **answer_fields: Any
+) -> tuple[Message, Message]:
+    """The person's `question` and the assistant's `answer` to it (finished unless
+    `answer_fields` say otherwise)."""
+    asked = message(conversation, question)
+    return asked, message(
+        conversation, answer, role=Message.Role.ASSISTANT, reply_to=asked, **answer_fields
+    )
+
+
+def citation(answer: Message, number: int, message_ids: list[Any], **extra: Any) -> Citation:
+    """Unit `number` of the memory `answer` was given, over `message_ids`: a segment ranked
+    by its number, unless `extra` says otherwise."""
+    extra.setdefault("owner_id", answer.owner_id)
+    extra.setdefault("kind", "segment")
+    extra.setdefault("rank", number)
+    extra.setdefault("score", 1.0)
+    return Citation.objects.create(answer=answer, number=number, message_ids=message_ids, **extra)
 
 
 def closed_segment(conversation: Conversation, messages: list[Message]) -> Segment:

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from memoryapp.models import Citation, Conversation, Message
+from memoryapp.models import Conversation, Message
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -28,11 +28,7 @@ def alice() -> User:
 def _exchange(
     chat: Conversation, answer_text: str, **answer_fields: Any
 ) -> tuple[Message, Message]:
-    question = factories.message(chat, "Tell me about Lisbon.")
-    answer = factories.message(
-        chat, answer_text, role=Message.Role.ASSISTANT, reply_to=question, **answer_fields
-    )
-    return question, answer
+    return factories.exchange(chat, "Tell me about Lisbon.", answer_text, **answer_fields)
 
 
 def _cut(chat: Conversation) -> Message:
@@ -136,16 +132,7 @@ def test_a_failed_continuation_shows_its_error_with_retry(
 
 def _cite_all(answer: Message, sources: list[Message]) -> None:
     for number, message in enumerate(sources, start=1):
-        Citation.objects.create(
-            answer=answer,
-            owner=answer.owner,
-            number=number,
-            kind="message",
-            message_ids=[message.pk],
-            rank=number,
-            score=1.0,
-            cited=number == 2,
-        )
+        factories.citation(answer, number, [message.pk], kind="message", cited=number == 2)
 
 
 def _queries(client: Client, url: str) -> tuple[int, str]:

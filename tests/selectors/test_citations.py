@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from django.contrib.auth.models import User
 
-from memoryapp.models import Citation, Conversation, Fact, Message
+from memoryapp.models import Conversation, Fact, Message
 from memoryapp.selectors.citations import answer_memory, first_words
 from tests import factories
 
@@ -23,28 +23,10 @@ def alice() -> User:
     return factories.user("alice")
 
 
-@pytest.fixture
-def bob() -> User:
-    return factories.user("bob")
-
-
-def _answer(owner: User, question: str = "Where is the wedding?") -> Message:
-    chat = factories.conversation(owner)
-    asked = factories.message(chat, question)
-    return factories.message(chat, "In Porto.", role=Message.Role.ASSISTANT, reply_to=asked)
-
-
-def _cite(answer: Message, number: int, message_ids: list[Any], **extra: Any) -> Citation:
-    return Citation.objects.create(
-        answer=answer,
-        owner_id=extra.pop("owner_id", answer.owner_id),
-        number=number,
-        kind=extra.pop("kind", "segment"),
-        message_ids=message_ids,
-        rank=number,
-        score=1.0,
-        **extra,
-    )
+def _answer(owner: User) -> Message:
+    return factories.exchange(factories.conversation(owner), "Where is the wedding?", "In Porto.")[
+        1
+    ]
 
 
 def test_a_unit_is_labelled_by_the_first_words_of_its_earliest_user_turn(alice: User) -> None:
@@ -59,7 +41,7 @@ def test_a_unit_is_labelled_by_the_first_words_of_its_earliest_user_turn(alice: 
     )
     later = factories.message(earlier, "We fly on Friday.", created_at=SAID.replace(hour=10))
     answer = _answer(alice)
-    _cite(answer, 1, [later.pk, reply.pk, said.pk], cited=True)
+    factories.citation(answer, 1, [later.pk, reply.pk, said.pk], cited=True)
 
     [unit] = answer_memory(owner_id=alice.pk, answers=[answer])[answer.pk].units
 
@@ -78,7 +60,7 @@ def test_a_unit_without_user_turns_is_labelled_by_its_first_message(alice: User)
         chat, "Porto is lovely in September.", role=Message.Role.ASSISTANT, created_at=SAID
     )
     answer = _answer(alice)
-    _cite(answer, 1, [first.pk], kind="message")
+    factories.citation(answer, 1, [first.pk], kind="message")
 
     [unit] = answer_memory(owner_id=alice.pk, answers=[answer])[answer.pk].units
 
@@ -91,7 +73,7 @@ def test_a_fact_is_labelled_by_its_text_and_dated_by_its_source(alice: User) -> 
     said = factories.message(chat, "By the way, I'm allergic to peanuts.", created_at=SAID)
     fact = Fact.objects.create(owner=alice, text="The user is allergic to peanuts.")
     answer = _answer(alice)
-    _cite(answer, 1, [said.pk], kind="fact", fact=fact)
+    factories.citation(answer, 1, [said.pk], kind="fact", fact=fact)
 
     [unit] = answer_memory(owner_id=alice.pk, answers=[answer])[answer.pk].units
 
@@ -102,7 +84,7 @@ def test_a_fact_is_labelled_by_its_text_and_dated_by_its_source(alice: User) -> 
 
 def test_a_unit_whose_messages_are_gone_is_listed_without_a_link(alice: User) -> None:
     answer = _answer(alice)
-    _cite(answer, 1, [uuid4()], cited=True)
+    factories.citation(answer, 1, [uuid4()], cited=True)
 
     memory = answer_memory(owner_id=alice.pk, answers=[answer])[answer.pk]
 
@@ -117,7 +99,7 @@ def test_units_come_in_number_order_and_chips_are_the_cited_ones(alice: User) ->
     messages = [factories.message(chat, f"Turn {n}") for n in range(3)]
     answer = _answer(alice)
     for number in (3, 1, 2):
-        _cite(answer, number, [messages[number - 1].pk], cited=number != 2)
+        factories.citation(answer, number, [messages[number - 1].pk], cited=number != 2)
 
     memory = answer_memory(owner_id=alice.pk, answers=[answer])[answer.pk]
 
@@ -135,11 +117,11 @@ def test_another_users_citations_messages_and_facts_never_appear(alice: User, bo
     answer = _answer(alice)
     # Alice's answer pointing at Bob's message and fact (it never should), and a citation
     # row of Bob's on Alice's answer.
-    _cite(answer, 1, [bobs_secret.pk, alices_turn.pk], cited=True)
-    _cite(answer, 2, [bobs_secret.pk], kind="fact", fact=bobs_fact)
-    _cite(answer, 3, [bobs_secret.pk], owner_id=bob.pk)
+    factories.citation(answer, 1, [bobs_secret.pk, alices_turn.pk], cited=True)
+    factories.citation(answer, 2, [bobs_secret.pk], kind="fact", fact=bobs_fact)
+    factories.citation(answer, 3, [bobs_secret.pk], owner_id=bob.pk)
     bobs_answer = _answer(bob)
-    _cite(bobs_answer, 1, [bobs_secret.pk], cited=True)
+    factories.citation(bobs_answer, 1, [bobs_secret.pk], cited=True)
 
     memory = answer_memory(owner_id=alice.pk, answers=[answer, bobs_answer])
 
@@ -160,7 +142,7 @@ def test_unfinished_answers_and_user_messages_have_no_memory(alice: User) -> Non
     pending = factories.message(
         chat, "", role=Message.Role.ASSISTANT, status=Message.Status.STREAMING, reply_to=question
     )
-    _cite(pending, 1, [question.pk])
+    factories.citation(pending, 1, [question.pk])
 
     assert answer_memory(owner_id=alice.pk, answers=[question, pending]) == {}
 
@@ -173,7 +155,7 @@ def test_the_memory_of_many_answers_takes_two_queries(
     answers = [_answer(alice) for _ in range(6)]
     for answer in answers:
         for number, message in enumerate(said, start=1):
-            _cite(answer, number, [message.pk], cited=number == 1)
+            factories.citation(answer, number, [message.pk], cited=number == 1)
 
     with django_assert_num_queries(2):
         memory = answer_memory(owner_id=alice.pk, answers=answers)

@@ -174,16 +174,7 @@ def test_a_failed_continuation_keeps_the_answer_whole_and_continuable(
 ) -> None:
     answer = _cut_answer(chat, backend)
     assert answer.reply_to is not None
-    Citation.objects.create(
-        answer=answer,
-        owner=answer.owner,
-        number=1,
-        kind="message",
-        message_ids=[answer.reply_to.pk],
-        rank=1,
-        score=1.0,
-        cited=True,
-    )
+    factories.citation(answer, 1, [answer.reply_to.pk], kind="message", cited=True)
     backend.add_replies(LLMRetryableError("the model crashed"))
 
     answer_continue(answer=answer)

@@ -68,9 +68,8 @@ def person_data(owner: User, marker: str) -> PersonData:
     """Conversation, messages, passage, segment, facts, fact source, changeset, event, profile
     and citation of `owner`; every text says `marker`."""
     chat = factories.conversation(owner, title=f"{marker} chat")
-    question = factories.message(chat, f"My {marker} secret is that I keep bees. They are calm.")
-    answer = factories.message(
-        chat, f"Noted, {marker}.", role=Message.Role.ASSISTANT, reply_to=question
+    question, answer = factories.exchange(
+        chat, f"My {marker} secret is that I keep bees. They are calm.", f"Noted, {marker}."
     )
     passage = Passage.objects.create(
         message=question,
@@ -105,16 +104,7 @@ def person_data(owner: User, marker: str) -> PersonData:
         after={"text": fact.text},
     )
     profile = Profile.objects.create(owner=owner, summary=f"{marker} keeps bees.", fact_count=1)
-    citation = Citation.objects.create(
-        answer=answer,
-        owner=owner,
-        number=1,
-        kind="segment",
-        segment=segment,
-        message_ids=[question.pk],
-        rank=1,
-        score=0.9,
-    )
+    citation = factories.citation(answer, 1, [question.pk], segment=segment, score=0.9)
     return PersonData(
         chat, question, answer, passage, segment, fact, old_fact, source, changeset, event,
         profile, citation,
