@@ -27,9 +27,8 @@ def markdown_filter(text: str) -> SafeString:
 @register.simple_tag(takes_context=True)
 def answer_memory(context: template.Context, message: Message) -> AnswerMemory:
     """The memory a finished answer used: `.units` for the "Memory used" list, `.cited` for
-    its chips. From the page's `answer_memory` when it has one, else looked up."""
-    if message.role != Message.Role.ASSISTANT or not message.is_finished:
-        return AnswerMemory()
+    its chips (none for any other message). From the page's `answer_memory` when it has one,
+    else looked up (no query for a message that is not a finished answer)."""
     known: dict[Any, AnswerMemory] | None = context.get(ANSWER_MEMORY)
     if known is None:
         known = selector_answer_memory(owner_id=message.owner_id, answers=[message])
