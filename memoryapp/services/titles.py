@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from uuid import UUID
 
-from django.conf import settings
 from django.template.loader import render_to_string
 
 from memoryapp.llm import LLM, LLMError, get_llm
 from memoryapp.llm.prompting import render_prompt
 from memoryapp.models import Conversation, Message
 from memoryapp.models.conversation import MEMORY
-from memoryapp.services.answer_control import chat_is_busy
+from memoryapp.services.memory.model_access import chat_idle_wait
 from memoryapp.services.notifications import user_notify
 
 logger = logging.getLogger(__name__)
@@ -27,7 +25,6 @@ logger = logging.getLogger(__name__)
 TITLE_MAX_WORDS = 8
 TITLE_MAX_CHARS = 80
 TITLE_TIMEOUT_SECONDS = 20.0
-CHAT_POLL_SECONDS = 0.25
 
 
 def clean_title(raw: str) -> str:
@@ -69,12 +66,6 @@ def conversation_title_due(*, conversation_id: UUID) -> bool:
     return Conversation.objects.filter(pk=conversation_id, title="", title_is_custom=False).exists()
 
 
-def _wait_for_chat() -> None:
-    deadline = time.monotonic() + settings.MEMORY_YIELD_MAX_SECONDS
-    while chat_is_busy() and time.monotonic() < deadline:
-        time.sleep(CHAT_POLL_SECONDS)
-
-
 def conversation_title_suggest(
     *, conversation: Conversation, llm: LLM | None = None
 ) -> Conversation:
@@ -94,7 +85,7 @@ def conversation_title_suggest(
     )
     if first is None:
         return conversation
-    _wait_for_chat()
+    chat_idle_wait()
     title = _suggest(llm or get_llm(), first.content) or title_from_text(first.content)
     updated = Conversation.objects.filter(pk=conversation.pk, title="", title_is_custom=False)
     if updated.update(title=title):

@@ -22,6 +22,14 @@ JSON_TIMEOUT_SECONDS = 180.0
 YIELD_POLL_SECONDS = 0.25
 
 
+def chat_idle_wait() -> None:
+    """Wait while the chat worker is answering, at most MEMORY_YIELD_MAX_SECONDS: memory's
+    model calls come after the person's answers."""
+    deadline = time.monotonic() + settings.MEMORY_YIELD_MAX_SECONDS
+    while chat_is_busy() and time.monotonic() < deadline:
+        time.sleep(YIELD_POLL_SECONDS)
+
+
 def memory_llm_enabled(setting: str, llm: LLM) -> bool:
     """Whether memory's LLM stages run: MEMORY_LLM "on"/"off", or "auto" = not the demo
     model (its extractions are junk; deterministic memory is better than junk memory)."""
@@ -58,7 +66,7 @@ class MemoryModel:
         """`complete_json` after the chat worker is idle; raises the adapter's LLMErrors."""
         if self.llm is None:
             raise RuntimeError("memory LLM stages are disabled")
-        self._wait_for_chat()
+        chat_idle_wait()
         self.calls += 1
         try:
             return self.llm.complete_json(
@@ -69,9 +77,3 @@ class MemoryModel:
             if usage is not None:
                 self.prompt_tokens += usage.prompt_tokens
                 self.completion_tokens += usage.completion_tokens
-
-    @staticmethod
-    def _wait_for_chat() -> None:
-        deadline = time.monotonic() + settings.MEMORY_YIELD_MAX_SECONDS
-        while chat_is_busy() and time.monotonic() < deadline:
-            time.sleep(YIELD_POLL_SECONDS)
