@@ -295,10 +295,12 @@ def test_a_timed_out_continuation_keeps_what_it_wrote(
 ) -> None:
     answer = _cut_answer(chat, backend)
     settings.CHAT_ANSWER_MAX_TOKENS = 100
-    settings.LLM_TIMEOUT_SECONDS = 0.5
+    # The first word comes after 0.5 s, well inside the 2 s limit even on a loaded machine;
+    # all seven would take 3.5 s.
+    settings.LLM_TIMEOUT_SECONDS = 2
     answer_continue(answer=answer)
 
-    with use_backend(ScriptedBackend(["one two three four five six seven"], delay=0.2)):
+    with use_backend(ScriptedBackend(["one two three four five six seven"], delay=0.5)):
         answer = _run(answer)
 
     assert answer.status == Message.Status.DONE
