@@ -96,7 +96,7 @@ def _candidate_turns(owner: User, evidence: TurnEvidence, excluded: set[UUID]) -
             conversation_id=message.conversation_id,
             sequence__in=(message.sequence - 1, message.sequence + 1),
         )
-    known = {m.pk: m for m in found}
+    known = {m.pk for m in found}
     neighbours = (
         [m for m in Message.objects.filter(around, REMEMBERED, owner=owner) if m.pk not in known]
         if found
