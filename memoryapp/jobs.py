@@ -5,8 +5,9 @@ services that call these functions). Each job goes to the queue its name's prefi
 (`CELERY_TASK_ROUTES`): `chat.*` to the chat worker, `memory.*` to the memory worker; the
 queue is read from the settings at each call.
 
-In Celery's eager mode (`task_always_eager`: imports build memory in-process, some tests)
-the task runs here at once, as `delay()` would; `send_task` alone would ignore that mode.
+In Celery's eager mode (`task_always_eager`, switched on by `run_here`: imports build memory
+in-process, some tests) the task runs here at once, as `delay()` would; `send_task` alone
+would ignore that mode.
 
 Callers inside a transaction wrap these calls in `transaction.on_commit`, so a worker never
 looks for rows that are not committed yet.
@@ -14,7 +15,9 @@ looks for rows that are not committed yet.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +54,19 @@ def consolidation_enqueue(*, segment_id: UUID) -> None:
 def title_enqueue(*, conversation_id: UUID) -> None:
     """Suggest a title for the conversation after its first answer (memory worker)."""
     _send(TITLE, str(conversation_id))
+
+
+@contextlib.contextmanager
+def run_here() -> Iterator[None]:
+    """Within the block, a queued job runs in this process at once (Celery's eager mode) and
+    raises its errors, instead of being sent to the broker."""
+    conf = celery_app.conf
+    saved = conf.task_always_eager, conf.task_eager_propagates
+    conf.task_always_eager, conf.task_eager_propagates = True, True
+    try:
+        yield
+    finally:
+        conf.task_always_eager, conf.task_eager_propagates = saved
 
 
 def queue_for(name: str) -> str:

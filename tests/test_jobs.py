@@ -21,13 +21,8 @@ MEMORYAPP = Path(jobs.__file__).resolve().parent
 
 @pytest.fixture
 def eager() -> Iterator[None]:
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, True
-    try:
+    with jobs.run_here():
         yield
-    finally:
-        conf.task_always_eager, conf.task_eager_propagates = saved
 
 
 def test_each_job_goes_to_the_queue_its_name_routes_to(settings: Any) -> None:

@@ -18,10 +18,9 @@ interrupted run left pending.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -29,7 +28,7 @@ from uuid import UUID
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from memoryapp.celery import app as celery_app
+from memoryapp import jobs
 from memoryapp.models import Conversation, Fact, JobStatus, Message, Segment
 from memoryapp.services.memory.consolidation import segment_consolidate
 from memoryapp.services.memory.ingestion import conversation_ingest
@@ -166,7 +165,7 @@ def memory_build(*, owner: User) -> None:
     segment only while it is pending.
     """
     conversation_ids = Conversation.objects.filter(owner=owner).order_by("created_at", "pk")
-    with _queued_tasks_run_here():
+    with jobs.run_here():
         for conversation_id in conversation_ids.values_list("pk", flat=True):
             conversation_ingest(conversation_id=conversation_id, final=True)
         for segment_id in _pending_segments(owner):
@@ -178,16 +177,3 @@ def _pending_segments(owner: User) -> list[UUID]:
         owner=owner, status=Segment.Status.CLOSED, job_status=JobStatus.PENDING
     )
     return list(pending.order_by("start_at", "pk").values_list("pk", flat=True))
-
-
-@contextlib.contextmanager
-def _queued_tasks_run_here() -> Iterator[None]:
-    """Within the block, a task queued through `memoryapp.jobs` runs in this process at once
-    (Celery's eager mode) and raises its errors, instead of being sent to the broker."""
-    conf = celery_app.conf
-    saved = conf.task_always_eager, conf.task_eager_propagates
-    conf.task_always_eager, conf.task_eager_propagates = True, True
-    try:
-        yield
-    finally:
-        conf.task_always_eager, conf.task_eager_propagates = saved
