@@ -270,7 +270,7 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
     answer.content = text
     if not continuing or relay.text:  # a continuation that added nothing keeps its citations
         _store_citations(answer, context or AnswerContext(turns=[]))
-    return _finish(answer, text=text, result=result, llm=llm, changed=continuing)
+    return _finish(answer, text=text, result=result, llm=llm)
 
 
 def _continuation_result(result: _Result, *, earlier_tokens: int | None) -> _Result:
@@ -285,11 +285,8 @@ def _continuation_result(result: _Result, *, earlier_tokens: int | None) -> _Res
     return replace(result, cut_tokens=None)
 
 
-def _finish(
-    answer: Message, *, text: str, result: _Result, llm: LLM | None, changed: bool = False
-) -> Message:
-    """Save the finished answer and send it, rendered, to the conversation's tabs. `changed`:
-    its text replaced one that memory may have embedded already (a continued answer)."""
+def _finish(answer: Message, *, text: str, result: _Result, llm: LLM | None) -> Message:
+    """Save the finished answer and send it, rendered, to the conversation's tabs."""
     answer.content = text
     answer.status = result.status
     answer.error = result.error
@@ -297,11 +294,6 @@ def _finish(
     answer.finished_at = timezone.now()
     answer.in_flight_since = None
     fields = ["content", "status", "error", "finish_reason", "finished_at", "in_flight_since"]
-    if changed:
-        # The upkeep (`embeddings_refresh`) embeds the final text; reset here again because
-        # an ingestion that read the earlier text may have stamped its vector meanwhile.
-        answer.embedding_model = ""
-        fields.append("embedding_model")
     if llm is not None:
         answer.model_name = _model_name(llm)
         answer.token_count = _count(llm, text) if result.cut_tokens is None else result.cut_tokens

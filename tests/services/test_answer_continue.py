@@ -20,6 +20,7 @@ from memoryapp.models import Citation, Conversation, Message
 from memoryapp.selectors.answers import answer_can_continue
 from memoryapp.services.answer_control import answer_stop_request
 from memoryapp.services.conversations import answer_continue, answer_retry, message_send
+from memoryapp.services.memory.ingestion import messages_embed
 from memoryapp.services.memory.upkeep import embeddings_refresh
 from memoryapp.services.notifications import conversation_group
 from memoryapp.tasks import answer_message
@@ -251,12 +252,13 @@ def test_memory_embeds_the_continued_text(chat: Conversation, backend: ScriptedB
     answer = _cut_answer(chat, backend)
     fingerprint = model_fingerprint()
     Message.objects.filter(pk=answer.pk).update(
-        embedding=embed_texts([CUT_TEXT])[0].tolist(), embedding_model=fingerprint
+        embedding=embed_texts([CUT_TEXT])[0].tolist(), embedding_model="an older model"
     )
     backend.add_replies("and also its largest.")
+    read = Message.objects.get(pk=answer.pk)  # an ingestion (or the upkeep) reads the cut text
     answer_continue(answer=answer)
-    # An ingestion that read the cut text stamps its vector while the rest is written.
-    Message.objects.filter(pk=answer.pk).update(embedding_model=fingerprint)
+    # ...and stores its vector while the rest is written.
+    messages_embed([read])
 
     answer = _run(answer)
     assert answer.embedding_model == ""
