@@ -287,7 +287,9 @@ def test_a_continuation_stopped_midway_keeps_both_parts(
 
     assert answer.status == Message.Status.STOPPED
     assert answer.finish_reason == "stop"
-    assert answer.content.startswith(CUT_TEXT + " w0 w1")
+    # The stop is seen at the first check, 0.2 s in: how many words came before it depends
+    # on the machine's load, but the first always does.
+    assert answer.content.startswith(CUT_TEXT + " w0")
     assert len(answer.content) < len(CUT_TEXT) + len(words)
     assert not answer_can_continue(answer=answer)  # stopped on purpose: Retry starts over
 
