@@ -113,6 +113,16 @@ class MemberDataAdmin(OwnDataOnly, admin.ModelAdmin[Any]):
             self._record(request, {obj.owner_id}, str(obj.pk))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The history page shows the object too (its name, e.g. a conversation's title).
+        response = super().history_view(request, object_id, extra_context)
+        obj = (getattr(response, "context_data", None) or {}).get("object")
+        if obj is not None:
+            self._record(request, {obj.owner_id}, str(obj.pk))
+        return response
+
     def get_deleted_objects(
         self, objs: Any, request: HttpRequest
     ) -> tuple[list[Any], dict[Any, Any], set[Any], list[Any]]:

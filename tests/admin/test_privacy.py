@@ -93,6 +93,20 @@ def test_with_bobs_consent_his_rows_are_shown_and_each_view_recorded(
     assert AdminAccess.objects.count() == 3
 
 
+@pytest.mark.parametrize("model", OWNED_MODELS)
+def test_with_bobs_consent_the_history_page_of_his_row_is_recorded(
+    alice: User, alice_client: Client, bob: User, bobs: PersonData, model: type[Model]
+) -> None:
+    member_settings_update(user=bob, admin_may_inspect=True)
+    row = _row_of(bobs, model)
+
+    page = alice_client.get(_url(model, "history", row.pk))
+
+    assert page.status_code == 200
+    recorded = list(AdminAccess.objects.values_list("viewer", "member", "model", "object_id"))
+    assert recorded == [(alice.pk, bob.pk, model._meta.label_lower, str(row.pk))]
+
+
 def test_a_recorded_view_appears_on_bobs_account_page(
     alice_client: Client, bob: User, bob_client: Client, bobs: PersonData
 ) -> None:
