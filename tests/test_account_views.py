@@ -237,6 +237,23 @@ def test_members_cannot_reach_owner_actions(alice: User, bob: User, bob_client: 
     assert carol.check_password(PASSWORD)
 
 
+def test_staff_who_is_not_a_superuser_cannot_reset_or_remove_the_owner(alice: User) -> None:
+    """Staff the owner made (for the admin) must not take over the owner's account."""
+    sam = factories.user("sam", is_staff=True)
+    client = Client()
+    client.force_login(sam)
+    new = {"new_password1": "Zebra-violin-42x", "new_password2": "Zebra-violin-42x"}
+
+    assert client.get(f"/members/{alice.pk}/password").status_code == 404
+    assert client.post(f"/members/{alice.pk}/password", new).status_code == 404
+    assert client.get(f"/members/{alice.pk}/remove").status_code == 404
+    assert client.post(f"/members/{alice.pk}/remove").status_code == 404
+    assert f"/members/{alice.pk}/" not in client.get("/members/").content.decode()
+
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+
+
 def test_owner_actions_need_the_csrf_token(alice: User, bob: User) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)

@@ -26,8 +26,13 @@ def person_list() -> QuerySet[User]:
 
 
 def member_get(*, owner: User, member_id: int) -> User:
-    """Another person of the household, or 404 (also for the owner's own id)."""
-    return get_object_or_404(User.objects.exclude(pk=owner.pk), pk=member_id)
+    """Another person of the household whom `owner` may manage, or 404 (also for the owner's
+    own id). Staff who are not superusers never reach a superuser: resetting the owner's
+    password would hand them the owner's account."""
+    people = User.objects.exclude(pk=owner.pk)
+    if not owner.is_superuser:
+        people = people.exclude(is_superuser=True)
+    return get_object_or_404(people, pk=member_id)
 
 
 @dataclass(frozen=True)
