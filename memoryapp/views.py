@@ -225,7 +225,8 @@ def _answer_requeue(
     try:
         answer = requeue(answer=answer)
     except ValidationError as error:
-        return HttpResponse(error.messages[0], status=409)
+        # Plain text: the page shows it in the message as it is (static/js/app.js).
+        return HttpResponse(error.messages[0], status=409, content_type="text/plain")
     return _message_partial(request, answer)
 
 

@@ -57,6 +57,7 @@ def test_only_the_latest_answer_can_be_continued(alice: User, alice_client: Clie
     assert "(answer cut at 512 tokens)" in page
     assert f"/m/{earlier.pk}/continue" not in page
     assert response.status_code == 409
+    assert response["Content-Type"].startswith("text/plain")
     earlier.refresh_from_db()
     assert earlier.status == Message.Status.DONE
 

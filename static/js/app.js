@@ -100,10 +100,18 @@
     error.textContent = text;
   }
 
+  // The app's own refusals are plain text; anything else (Django's 403 and 404 pages, a
+  // proxy's error page) is HTML, and says nothing a person could act on.
+  function refusalText(xhr) {
+    const plain = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain");
+    if (xhr.status < 500 && plain && xhr.responseText) return xhr.responseText.slice(0, 300);
+    if (xhr.status === 403) return "That was refused: your session may have ended. Reload the page and try again.";
+    if (xhr.status === 404) return "This message is no longer there. Reload the page.";
+    return "That did not work: please reload the page and try again.";
+  }
+
   document.addEventListener("htmx:responseError", function (event) {
-    const xhr = event.detail.xhr;
-    const text = (xhr && xhr.status < 500 && xhr.responseText) || "That did not work: please reload the page and try again.";
-    showMessageError(event.detail.elt, text.slice(0, 300));
+    showMessageError(event.detail.elt, refusalText(event.detail.xhr));
   });
 
   document.addEventListener("htmx:sendError", function (event) {

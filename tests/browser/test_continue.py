@@ -93,3 +93,30 @@ def test_a_refused_continue_says_why_in_the_answer(stack: LiveStack, page: Page)
     )
     answer.refresh_from_db()
     assert answer.status == Message.Status.DONE
+
+
+def test_continue_on_an_answer_deleted_meanwhile_says_so_in_words(
+    stack: LiveStack, page: Page
+) -> None:
+    user = User.objects.create_user("gina")
+    conversation = factories.conversation(user, title="Stories")
+    question = factories.message(conversation, "Tell me a long story.")
+    answer = factories.message(
+        conversation,
+        "Once upon a time",
+        role=Message.Role.ASSISTANT,
+        reply_to=question,
+        finish_reason="length",
+        token_count=ANSWER_MAX_TOKENS,
+    )
+    sign_in_with_cookie(page.context, stack.url, user)
+    page.goto(conversation.get_absolute_url())
+    wait_until_live(page)
+    Message.objects.filter(pk=answer.pk).delete()  # from another tab, say
+
+    page.locator(f"#msg-{answer.pk}").get_by_role("button", name="Continue").click()
+
+    # Not Django's 404 page as text: a sentence a person can act on.
+    expect(page.locator(f"#msg-{answer.pk} .msg-action-error")).to_have_text(
+        "This message is no longer there. Reload the page."
+    )
