@@ -22,6 +22,7 @@ from django.utils import timezone
 from memoryapp.models import Fact, Message
 from memoryapp.retrieval.tuning import REPLY_MAX_TOKENS, TURN_MAX_TOKENS
 from memoryapp.services.memory.denoise import compact_turn
+from memoryapp.services.memory.transcript import speaker_of
 from memoryapp.text import count_tokens, sentences, stems
 
 # Below this many tokens left, nothing useful fits any more.
@@ -54,7 +55,7 @@ def turn_line(
     assistant's words get less room than people's: they are context for them); `text`
     in place of the message's whole content (the part of an assistant's turn a person's
     reply responds to)."""
-    speaker = message.speaker or message.role
+    speaker = speaker_of(message)
     text = compact_turn(message.content) if text is None else text
     limit = TURN_MAX_TOKENS if message.by_person else REPLY_MAX_TOKENS
     if count_tokens(text) > limit:
