@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
@@ -23,8 +24,11 @@ def subprocess_database_url() -> str:
     """DATABASE_URL of the database this test process uses (pytest-django's test database,
     once it is set up), for subprocesses that must see the same data."""
     database = settings.DATABASES["default"]
+    credentials = quote(database["USER"], safe="")
+    if database.get("PASSWORD"):
+        credentials += ":" + quote(database["PASSWORD"], safe="")
     return (
-        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+        f"postgres://{credentials}@{database['HOST']}:{database['PORT']}/"
         f"{connection.settings_dict['NAME']}"
     )
 
