@@ -68,8 +68,9 @@ def test_a_cut_answer_is_continued_in_place(
     assert Message.objects.filter(conversation=conversation).count() == 2
 
 
-def test_a_refused_continue_says_why_in_the_answer(stack: LiveStack, page: Page) -> None:
-    user = User.objects.create_user("fred")
+def _open_cut_answer(stack: LiveStack, page: Page, username: str) -> Message:
+    """A conversation of `username` ending in an answer cut at the cap, open in `page`."""
+    user = User.objects.create_user(username)
     conversation = factories.conversation(user, title="Stories")
     question = factories.message(conversation, "Tell me a long story.")
     answer = factories.message(
@@ -83,8 +84,13 @@ def test_a_refused_continue_says_why_in_the_answer(stack: LiveStack, page: Page)
     sign_in_with_cookie(page.context, stack.url, user)
     page.goto(conversation.get_absolute_url())
     wait_until_live(page)
+    return answer
+
+
+def test_a_refused_continue_says_why_in_the_answer(stack: LiveStack, page: Page) -> None:
+    answer = _open_cut_answer(stack, page, "fred")
     # Another tab sends a message meanwhile: this answer is no longer the latest.
-    factories.message(conversation, "Never mind.")
+    factories.message(answer.conversation, "Never mind.")
 
     page.locator(f"#msg-{answer.pk}").get_by_role("button", name="Continue").click()
 
@@ -98,20 +104,7 @@ def test_a_refused_continue_says_why_in_the_answer(stack: LiveStack, page: Page)
 def test_continue_on_an_answer_deleted_meanwhile_says_so_in_words(
     stack: LiveStack, page: Page
 ) -> None:
-    user = User.objects.create_user("gina")
-    conversation = factories.conversation(user, title="Stories")
-    question = factories.message(conversation, "Tell me a long story.")
-    answer = factories.message(
-        conversation,
-        "Once upon a time",
-        role=Message.Role.ASSISTANT,
-        reply_to=question,
-        finish_reason="length",
-        token_count=ANSWER_MAX_TOKENS,
-    )
-    sign_in_with_cookie(page.context, stack.url, user)
-    page.goto(conversation.get_absolute_url())
-    wait_until_live(page)
+    answer = _open_cut_answer(stack, page, "gina")
     Message.objects.filter(pk=answer.pk).delete()  # from another tab, say
 
     page.locator(f"#msg-{answer.pk}").get_by_role("button", name="Continue").click()
