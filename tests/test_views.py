@@ -17,19 +17,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alice() -> User:
+    """Not staff, unlike the household's (tests/support/household.py), whose `bob` and
+    `alice_client` these tests use with this alice."""
     return factories.user("alice")
-
-
-@pytest.fixture
-def bob() -> User:
-    return factories.user("bob")
-
-
-@pytest.fixture
-def alice_client(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
 
 
 @pytest.fixture
