@@ -100,7 +100,7 @@ def _embedded_password(server: str) -> str:
 
 DATABASE_URL = env.str(
     "DATABASE_URL",
-    f"postgres://postgres:{_embedded_password('postgres')}@127.0.0.1:"
+    f"postgres://memoryapp:{_embedded_password('postgres.memoryapp')}@127.0.0.1:"
     f"{EMBEDDED_POSTGRES_PORT}/memoryapp",
 )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}

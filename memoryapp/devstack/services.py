@@ -9,6 +9,13 @@ password: each has one, generated on first start and kept beside its data direct
 (`<data dir>.password`, mode 0600, like the secret key), and its `url()` carries it. A
 Postgres data directory initialised by an earlier version with trust authentication gets
 the password and a scram-sha-256 `pg_hba.conf` on its next start, its data kept.
+
+The app itself never connects as the Postgres superuser: it has a role of its own
+(`APP_ROLE`, with its own password file) that owns the app's database and can do nothing
+else, so neither a stolen app password nor an SQL injection reaches `COPY ... FROM PROGRAM`,
+other databases or other roles. The superuser (`url()`) is used by the devstack alone: to
+create the role, the database and the `vector` extension (which only a superuser may
+create), and to run migrations, whose objects it then hands to the app's role.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ POSTGRES_OS_USER = "embedded_postgres"
 # Started by root, Redis runs as this unprivileged user (created when missing): a Redis
 # running as root writes files as root wherever a client tells it to.
 REDIS_OS_USER = "memoryapp_redis"
+# The Postgres role the app connects as: owner of its database, nothing more.
+APP_ROLE = "memoryapp"
 START_TIMEOUT_SECONDS = 30.0
 
 
@@ -69,8 +78,10 @@ def secret_file(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _password_file(data_dir: Path) -> Path:
-    return data_dir.with_name(f"{data_dir.name}.password")
+def _password_file(data_dir: Path, role: str = "") -> Path:
+    """`<data dir>.password` for the server's superuser, `<data dir>.<role>.password` for a
+    role of the app."""
+    return data_dir.with_name(".".join(filter(None, (data_dir.name, role, "password"))))
 
 
 # What the embedded Postgres accepts: password (scram-sha-256) connections only.
@@ -95,6 +106,31 @@ def _embedded_postgres() -> ModuleType:
     return embedded_postgres
 
 
+# `ALTER ... OWNER TO` for each relation of the public schema the app's role does not own,
+# except those that follow their owner: extension members, sequences of a column, indexes.
+_HAND_OVER = """
+SELECT format(
+    'ALTER %%s %%s OWNER TO %%I',
+    CASE c.relkind
+        WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+        WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE'
+    END,
+    c.oid::regclass,
+    %(role)s::text
+)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public'
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_depend d
+      WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('e', 'a', 'i')
+  )
+ORDER BY c.relkind = 'S', c.oid
+"""
+
+
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir = data_dir
@@ -106,7 +142,15 @@ class EmbeddedPostgres:
         return secret_file(_password_file(self.data_dir))
 
     def url(self, database: str) -> str:
+        """The superuser's URL: for the devstack only, never handed to the app's processes."""
         return f"postgres://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def app_password(self) -> str:
+        return secret_file(_password_file(self.data_dir, APP_ROLE))
+
+    def app_url(self, database: str) -> str:
+        return f"postgres://{APP_ROLE}:{self.app_password}@127.0.0.1:{self.port}/{database}"
 
     def is_running(self) -> bool:
         try:
@@ -220,7 +264,48 @@ class EmbeddedPostgres:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{name}"')  # name is ours, never user input
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def ensure_app_database(self, name: str, *, may_create_databases: bool = False) -> str:
+        """Database `name` owned by the app's role (both created when missing; one an earlier
+        version made as the superuser is handed over, its rows kept), with the extensions
+        only a superuser can create. Returns the app's URL for it.
+
+        `may_create_databases` lets the role create databases (pytest-django's test
+        database on a throw-away server); new databases get `vector` from template1."""
+        role = sql.Identifier(APP_ROLE)
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE])
+            verb = "ALTER" if exists.fetchone() else "CREATE"
+            conn.execute(
+                sql.SQL(
+                    "{} ROLE {} LOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION {} PASSWORD {}"
+                ).format(
+                    sql.SQL(verb),
+                    role,
+                    sql.SQL("CREATEDB" if may_create_databases else "NOCREATEDB"),
+                    sql.Literal(self.app_password),
+                )
+            )
+            self.ensure_database(name)
+            database = sql.Identifier(name)
+            conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, role))
+        if may_create_databases:
+            self._create_extensions("template1")
+        self.hand_over(name)
+        return self.app_url(name)
+
+    def hand_over(self, database: str) -> None:
+        """Give the app's role what the superuser made in `database` (by an earlier version,
+        or by migrations the devstack ran as superuser), after creating the extensions."""
+        self._create_extensions(database)
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            for (statement,) in conn.execute(_HAND_OVER, {"role": APP_ROLE}).fetchall():
+                conn.execute(statement)
+
+    def _create_extensions(self, database: str) -> None:
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
 
 class EmbeddedRedis:

@@ -86,8 +86,11 @@ class EmbeddedServices:
         return cls(postgres=postgres, redis=redis)
 
     @contextlib.contextmanager
-    def running(self, *, stop_all: bool) -> Iterator[None]:
-        """Start what is not running; on exit stop what we started (or everything)."""
+    def running(self, *, stop_all: bool) -> Iterator[EmbeddedServices]:
+        """Start what is not running; on exit stop what we started (or everything).
+
+        The app's processes (children of this one) get the URLs of the app's role through
+        DATABASE_URL and REDIS_URL; the Postgres superuser's stays here."""
         started: list[EmbeddedPostgres | EmbeddedRedis] = []
         ready = False
         try:
@@ -105,12 +108,11 @@ class EmbeddedServices:
                         f"in {time.monotonic() - begin:.1f}s"
                     )
             if self.postgres is not None:
-                self.postgres.ensure_database(DATABASE_NAME)
-                os.environ["DATABASE_URL"] = self.postgres.url(DATABASE_NAME)
+                os.environ["DATABASE_URL"] = self.postgres.ensure_app_database(DATABASE_NAME)
             if self.redis is not None:
                 os.environ["REDIS_URL"] = self.redis.url()
             ready = True
-            yield
+            yield self
         finally:
             # Servers found running are ours to stop only once we came up with them.
             ours = [s for s in (self.redis, self.postgres) if s]
@@ -138,10 +140,20 @@ def _run_checked(command: Sequence[str], env: dict[str, str] | None = None) -> i
     return subprocess.run(command, cwd=PROJECT_DIR, env=env, check=False).returncode  # noqa: S603
 
 
-def _prepare_database() -> None:
-    for args in (("migrate", "--noinput"), ("collectstatic", "--noinput", "--verbosity", "0")):
-        if _run_checked(_python("manage.py", *args)) != 0:
+def _prepare_database(services: EmbeddedServices) -> None:
+    """Migrations (on the embedded Postgres as its superuser, who may create extensions, then
+    handing what they made to the app's role), then the static files."""
+    env = None
+    if services.postgres is not None:
+        env = {**os.environ, "DATABASE_URL": services.postgres.url(DATABASE_NAME)}
+    for args, args_env in (
+        (("migrate", "--noinput"), env),
+        (("collectstatic", "--noinput", "--verbosity", "0"), None),
+    ):
+        if _run_checked(_python("manage.py", *args), env=args_env) != 0:
             raise SystemExit(f"manage.py {args[0]} failed")
+    if services.postgres is not None:
+        services.postgres.hand_over(DATABASE_NAME)
 
 
 def processes(*, host: str, port: int) -> dict[str, list[str]]:
@@ -196,8 +208,8 @@ def run(*, host: str, port: int) -> int:
     from honcho.printer import Printer
 
     started_at = time.monotonic()
-    with _project_services().running(stop_all=True):
-        _prepare_database()
+    with _project_services().running(stop_all=True) as services:
+        _prepare_database(services)
         url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         _run_checked(
             _python("manage.py", "owner_setup_link", "--base-url", f"http://{url_host}:{port}")
@@ -223,7 +235,6 @@ def test(pytest_args: Sequence[str], *, lint: bool = True) -> int:
     redis = EmbeddedRedis(scratch / "redis", free_port())
     env = {
         **os.environ,
-        "DATABASE_URL": postgres.url(DATABASE_NAME),
         "REDIS_URL": redis.url(),
         "MEMORYAPP_VAR_DIR": str(scratch / "var"),
     }
@@ -234,6 +245,8 @@ def test(pytest_args: Sequence[str], *, lint: bool = True) -> int:
     try:
         postgres.start()
         redis.start()
+        # As the app's role, which creates pytest-django's test database.
+        env["DATABASE_URL"] = postgres.ensure_app_database(DATABASE_NAME, may_create_databases=True)
         for step in steps:
             _say("$ " + " ".join(step))
             code = _run_checked(_python("-m", *step), env=env)

@@ -1,6 +1,7 @@
 """The embedded servers take no connection without their password, which only the account
 running memoryapp can read; a Postgres data directory made with trust authentication by an
-earlier version is upgraded in place, its rows kept."""
+earlier version is upgraded in place, its rows kept. The app itself connects as a role that
+owns its database and nothing more: superuser access stays with the devstack."""
 
 from __future__ import annotations
 
@@ -73,6 +74,50 @@ def test_a_trust_authentication_data_directory_is_upgraded_with_its_rows(
         assert conn.execute("SELECT said FROM kept").fetchall() == [("my sister moved to Lisbon",)]
     with pytest.raises(psycopg.OperationalError, match="password"):
         psycopg.connect(_without_password(postgres), connect_timeout=5)
+
+
+def test_the_app_owns_its_database_without_superuser_powers(postgres: EmbeddedPostgres) -> None:
+    postgres.start()
+
+    url = postgres.ensure_app_database("memoryapp")
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).fetchone() == ("memoryapp", False)
+        conn.execute("CREATE TABLE notes (said text, embedding vector(2))")
+        conn.execute("INSERT INTO notes VALUES ('hello', '[1,2]')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("COPY notes (said) FROM PROGRAM 'id'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE ROLE intruder SUPERUSER")
+    password_file = postgres.data_dir.with_name("postgres.memoryapp.password")
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert postgres.url("postgres") not in url
+
+
+def test_a_database_made_by_the_superuser_is_handed_to_the_app_with_its_rows(
+    postgres: EmbeddedPostgres,
+) -> None:
+    # As an earlier version left it: database, tables and sequences owned by the superuser.
+    postgres.start()
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "memoryapp"')
+    with psycopg.connect(postgres.url("memoryapp"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (id bigserial PRIMARY KEY, said text)")
+        conn.execute("CREATE VIEW kept_view AS SELECT said FROM kept")
+        conn.execute("INSERT INTO kept (said) VALUES ('my sister moved to Lisbon')")
+
+    url = postgres.ensure_app_database("memoryapp")
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO kept (said) VALUES ('she likes it')")
+        conn.execute("ALTER TABLE kept ADD COLUMN said_at timestamptz")
+        assert conn.execute("SELECT said FROM kept_view ORDER BY 1").fetchall() == [
+            ("my sister moved to Lisbon",),
+            ("she likes it",),
+        ]
+        conn.execute("DROP VIEW kept_view")
 
 
 def test_redis_refuses_a_client_without_the_password(tmp_path: Path) -> None:
