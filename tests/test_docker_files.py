@@ -176,3 +176,17 @@ def test_gpu_override_reserves_nvidia_devices_for_an_existing_service() -> None:
     assert device == {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}
     assert "-DGGML_CUDA=on" in chat["build"]["args"]["LLAMA_CMAKE_ARGS"]
     assert "gpu" not in str(services()["worker-chat"]).lower()
+
+
+def test_every_service_is_restarted_unless_stopped() -> None:
+    for name, service in services().items():
+        assert service.get("restart") == "unless-stopped", name
+
+
+def test_the_chat_worker_can_be_scaled() -> None:
+    """`docker compose up --scale worker-chat=N` (README): no fixed container name or host
+    port, and a Celery hostname made from the container's own."""
+    chat = services()["worker-chat"]
+
+    assert "container_name" not in chat and "ports" not in chat
+    assert '--hostname "$queue@%h"' in (DOCKER_DIR / "entrypoint.sh").read_text()

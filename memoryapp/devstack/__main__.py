@@ -14,6 +14,12 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run web, workers and beat with embedded services")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
+    run.add_argument(
+        "--chat-workers",
+        type=int,
+        default=1,
+        help="chat worker processes, each with its own copy of the model",
+    )
     test = commands.add_parser("test", help="ruff, mypy and pytest on throw-away services")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     only_pytest = commands.add_parser("pytest", help="only pytest, on throw-away services")
@@ -27,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from memoryapp.devstack import stack
 
     if args.command == "run":
-        return stack.run(host=args.host, port=args.port)
+        return stack.run(host=args.host, port=args.port, chat_workers=args.chat_workers)
     if args.command in ("test", "pytest"):
         return stack.test(args.pytest_args, lint=args.command == "test")
     return stack.manage(args.manage_args)

@@ -2,9 +2,9 @@
 
 `run` brings up the whole application in one terminal: embedded Postgres and Redis (unless
 DATABASE_URL / REDIS_URL point elsewhere), migrations, then daphne, one Celery worker per
-queue and beat, their logs multiplexed by honcho. `test` does the same for a throw-away
-pair of servers and runs the checks. `manage` runs one management command against the
-`make run` data.
+queue and beat, their logs multiplexed and each restarted when it dies (`supervisor.py`).
+`test` does the same for a throw-away pair of servers and runs the checks. `manage` runs one
+management command against the `make run` data.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -156,23 +157,29 @@ def _prepare_database(services: EmbeddedServices) -> None:
         services.postgres.hand_over(DATABASE_NAME)
 
 
-def processes(*, host: str, port: int) -> dict[str, list[str]]:
-    """The long-running processes of memoryapp, as honcho runs them."""
+def processes(*, host: str, port: int, chat_workers: int = 1) -> dict[str, list[str]]:
+    """The long-running processes of memoryapp, by name; `chat_workers` chat workers (each
+    loads the model and answers one message at a time)."""
     from django.conf import settings
 
     def celery(*args: str) -> list[str]:
         return _python("-m", "celery", "-A", "memoryapp", *args, "--loglevel", "INFO")
 
-    def worker(queue: str) -> list[str]:
-        # One process per queue; `solo` keeps the model in the process that runs the task.
+    def worker(queue: str, number: int = 1) -> list[str]:
+        # `solo` keeps the model in the process that runs the task.
+        hostname = queue if number == 1 else f"{queue}{number}"
         return celery(
             *f"worker --queues {queue} --pool solo --without-mingle --without-gossip".split(),
-            *("--hostname", f"{queue}@%h"),
+            *("--hostname", f"{hostname}@%h"),
         )
 
+    chat = {
+        "chat" if chat_workers == 1 else f"chat{number}": worker(settings.CHAT_QUEUE, number)
+        for number in range(1, chat_workers + 1)
+    }
     return {
         "web": _python("-m", "daphne", "-b", host, "-p", str(port), "memoryapp.asgi:application"),
-        "chat": worker(settings.CHAT_QUEUE),
+        **chat,
         "memory": worker(settings.MEMORY_QUEUE),
         "beat": celery("beat", "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")),
     }
@@ -203,9 +210,8 @@ def _announce_when_ready(port: int, started_at: float) -> None:
         time.sleep(2)
 
 
-def run(*, host: str, port: int) -> int:
-    from honcho.manager import Manager
-    from honcho.printer import Printer
+def run(*, host: str, port: int, chat_workers: int = 1) -> int:
+    from memoryapp.devstack.supervisor import Supervisor
 
     started_at = time.monotonic()
     with _project_services().running(stop_all=True) as services:
@@ -214,12 +220,16 @@ def run(*, host: str, port: int) -> int:
         _run_checked(
             _python("manage.py", "owner_setup_link", "--base-url", f"http://{url_host}:{port}")
         )
-        manager = Manager(printer=Printer(output=_output))
-        for name, command in processes(host=host, port=port).items():
-            manager.add_process(name, subprocess.list2cmdline(command), cwd=str(PROJECT_DIR))
+        supervisor = Supervisor(
+            processes(host=host, port=port, chat_workers=chat_workers),
+            output=_output,
+            cwd=PROJECT_DIR,
+        )
         threading.Thread(target=_announce_when_ready, args=(port, started_at), daemon=True).start()
-        manager.loop()
-        return manager.returncode or 0
+        code = supervisor.run()
+        # The processes are stopped; a second Ctrl-C must not leave the servers running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return code
 
 
 def manage(args: Sequence[str]) -> int:
