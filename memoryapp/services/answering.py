@@ -43,6 +43,7 @@ from memoryapp.services.answer_control import (
     chat_busy_clear,
     chat_busy_mark,
 )
+from memoryapp.services.answer_queue import answer_waiting_end, answers_waiting_notify
 from memoryapp.services.chat_prompt import chat_prompt_build
 from memoryapp.services.notifications import conversation_notify
 
@@ -233,6 +234,7 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
     if answer is None:
         logger.info("answer %s is not pending; nothing to do", answer_id)
         return None
+    answer_waiting_end(answer=answer)
     # Continuing a cut answer: the claim kept its text, the model writes the rest.
     continuing = answer.finish_reason == CUT and answer.content != ""
     if answer_stop_requested(answer_id=answer.pk):
@@ -304,6 +306,7 @@ def _finish(answer: Message, *, text: str, result: _Result, llm: LLM | None) -> 
         conversation_id=answer.conversation_id,
         html=render_to_string("chat/conversation.html#message", {"message": answer, "oob": True}),
     )
+    answers_waiting_notify()  # every answer still waiting has one fewer ahead
     return answer
 
 

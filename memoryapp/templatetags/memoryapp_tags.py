@@ -7,7 +7,7 @@ from django.utils.safestring import SafeString
 
 from memoryapp.models import Message
 from memoryapp.rendering import render_markdown
-from memoryapp.selectors.answers import answer_can_continue
+from memoryapp.selectors.answers import answer_can_continue, answer_waiting_ahead
 from memoryapp.selectors.citations import AnswerMemory
 from memoryapp.selectors.citations import answer_memory as selector_answer_memory
 
@@ -39,3 +39,9 @@ def answer_memory(context: template.Context, message: Message) -> AnswerMemory:
 def can_continue(message: Message) -> bool:
     """Whether the answer ends with a Continue action (see `answer_can_continue`)."""
     return answer_can_continue(answer=message)
+
+
+@register.simple_tag
+def answers_ahead(message: Message) -> int:
+    """How many answers are ahead of a pending one (see `answer_waiting_ahead`)."""
+    return answer_waiting_ahead(answer=message)
