@@ -14,6 +14,7 @@ from memoryapp.services.notifications import conversation_group, user_group
 # Application close codes (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
@@ -51,3 +52,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def html_fragment(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["html"])
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """Closes a websocket whose path matches no route (Channels' router would fail the
+    handshake with a 500 and log a traceback as an error)."""
+
+    async def connect(self) -> None:
+        await self.close(code=CLOSE_NOT_FOUND)

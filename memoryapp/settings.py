@@ -8,6 +8,7 @@ variable's name in the message.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
     "template_partials",
     "django_htmx",
     "channels",
@@ -57,14 +59,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads a form (CSRF does): refuses form posts that are not UTF-8.
+    "memoryapp.middleware.Utf8FormMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Django's, except that public views (/healthz) never read the user: see its docstring.
+    "memoryapp.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: answers a sign-in from where signing in is paused.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "memoryapp.urls"
@@ -260,9 +267,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# /healthz shows every component's details (worker PIDs, host names, model files, versions)
+# to staff and, unless this is off, to requests from this machine; others get only its status.
+HEALTHZ_DETAILS_FROM_LOCALHOST = env.bool("HEALTHZ_DETAILS_FROM_LOCALHOST", True)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in attempts (django-axes, on the sign-in page and the admin's): this many wrong
+# passwords for one account from one address, or LOGIN_ADDRESS_FAILURE_LIMIT from one address
+# for any accounts, pause signing in from there for LOGIN_LOCKOUT_MINUTES (each new try
+# while paused starts the pause again); a successful sign-in starts the count again.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15)
+AUTHENTICATION_BACKENDS = [
+    # Refuses while paused; it authenticates nobody, but reads signed-in users like the next.
+    "axes.backends.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "memoryapp.login_attempts.LoginAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "memoryapp.views.login_locked_out"
+# Failed attempts are kept (until their pause is over); successful sign-ins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
 
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", False)
 if env.bool("BEHIND_HTTPS_PROXY", False):
@@ -276,6 +308,21 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"error_as_warning": {"()": "memoryapp.log_filters.ErrorAsWarning"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {"memoryapp": {"level": LOG_LEVEL, "propagate": True}},
+    "loggers": {
+        "memoryapp": {"level": LOG_LEVEL, "propagate": True},
+        # Django's 400s for bad requests it deems suspicious, logged as errors by default;
+        # other 4xx are warnings already (django.request, django.security.csrf).
+        **{
+            f"django.security.{refusal}": {"filters": ["error_as_warning"]}
+            for refusal in (
+                "DisallowedHost",
+                "RequestDataTooBig",
+                "TooManyFieldsSent",
+                "TooManyFilesSent",
+                "SuspiciousMultipartForm",
+            )
+        },
+    },
 }

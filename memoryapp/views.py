@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.log import log_response
@@ -37,6 +39,11 @@ from memoryapp.services.memory import journal
 MODEL_HELP_SECTION = "The demo model, and choosing a real one"
 # The account page lists this many of the latest admin views of the person's data.
 ACCESS_LIST_LENGTH = 200
+LOOPBACK_ADDRESSES = {"127.0.0.1", "::1"}
+LOGIN_LOCKED_OUT = (
+    "Too many failed sign-in attempts: signing in from here is paused for {minutes} minutes "
+    "(each new try starts the pause again)."
+)
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -45,14 +52,33 @@ class AuthenticatedRequest(HttpRequest):
     user: User
 
 
+def _health_details_allowed(request: HttpRequest, database_ok: bool) -> bool:
+    """Staff, and (unless switched off) requests from this machine, see every component's
+    details; to anyone else worker PIDs, host names, model paths and versions are nobody's
+    business."""
+    address = request.META.get("REMOTE_ADDR", "")
+    if settings.HEALTHZ_DETAILS_FROM_LOCALHOST and address in LOOPBACK_ADDRESSES:
+        return True
+    if not database_ok:
+        return False  # the user lives in the database
+    try:
+        return bool(request.user.is_staff)
+    except DatabaseError:  # gone since the check
+        return False
+
+
 @login_not_required
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when every component is fine, else 503 (never 500: see LoginRequiredMiddleware in
+    memoryapp/middleware.py)."""
     report = system_health()
+    allowed = _health_details_allowed(request, report["database"]["ok"])
+    body = report if allowed else {"ok": report["ok"]}
     if report["ok"]:
-        return JsonResponse(report)
-    response = JsonResponse(report, status=503)
+        return JsonResponse(body)
+    response = JsonResponse(body, status=503)
     # Expected while the workers load their models, and polled every few seconds: logged
     # at INFO (Django logs a 5xx as an ERROR unless it was logged already).
     log_response(
@@ -63,6 +89,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
         level="info",
     )
     return response
+
+
+def login_locked_out(request: HttpRequest, *_axes_arguments: object) -> HttpResponse:
+    """django-axes' answer to a sign-in from where signing in is paused (settings
+    AXES_LOCKOUT_CALLABLE), on the sign-in page and the admin's: the sign-in page saying so,
+    429. (Axes passes other arguments under ASGI than under WSGI; none is needed.)"""
+    context = {
+        "form": AuthenticationForm(request, initial={"username": request.POST.get("username")}),
+        "next": request.POST.get("next", ""),
+        "locked_out": LOGIN_LOCKED_OUT.format(minutes=settings.LOGIN_LOCKOUT_MINUTES),
+    }
+    return render(request, "registration/login.html", context, status=429)
 
 
 def _page(

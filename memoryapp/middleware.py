@@ -1,0 +1,102 @@
+"""Middleware of memoryapp (see MIDDLEWARE in settings.py for where each one sits)."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.contrib.auth import middleware as auth_middleware
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
+from django.utils.deprecation import MiddlewareMixin
+
+FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+def _is_utf_8(charset: str) -> bool:
+    try:
+        return codecs.lookup(charset).name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _not_utf_8_field(body: bytes) -> str | None:
+    """The name of the first field of a URL-encoded form that is not valid UTF-8, raw or
+    percent-escaped, or None when every field is."""
+    # Bytes that are not UTF-8 become lone surrogates, which no valid text contains.
+    text = body.decode("utf-8", "surrogateescape")
+    try:
+        fields = parse_qsl(
+            text,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="surrogateescape",
+            max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+        )
+    except ValueError:  # too many fields: Django refuses the form when it reads it
+        return None
+    for name, value in fields:
+        if not (_is_valid(name) and _is_valid(value)):
+            return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return None
+
+
+def _is_valid(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refusal(message: str) -> HttpResponse:
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+class Utf8FormMiddleware(MiddlewareMixin):
+    """Form posts must be UTF-8: one that declares another charset, or whose fields are not
+    valid UTF-8, is refused with a 400 that says so, before CSRF or a view reads it.
+
+    Django refuses a declared charset other than exactly "utf-8" itself, but it raises the
+    error again while rendering its 400 page (a 500), and it decodes text that is not UTF-8
+    with replacement characters, which would be stored as mojibake.
+    """
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        if request.method != "POST" or request.content_type not in FORM_CONTENT_TYPES:
+            return None
+        charset = (request.content_params or {}).get("charset")
+        if charset is not None:
+            if not _is_utf_8(charset):
+                return _refusal(
+                    f"This form was sent as charset={charset}; only UTF-8 is accepted. "
+                    "Nothing was saved."
+                )
+            # Django accepts only the spelling "utf-8" (not "utf8" or "UTF-8").
+            request.encoding = settings.DEFAULT_CHARSET
+        if request.content_type == "multipart/form-data":
+            return None
+        field = _not_utf_8_field(request.body)
+        if field is None:
+            return None
+        return _refusal(f"The text of the field {field!r} is not valid UTF-8. Nothing was saved.")
+
+
+class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
+    """Django's, except that a view open to anyone (sign-in, /healthz) is served without
+    reading the signed-in user first. Reading it reads the session from the database, and
+    /healthz must answer 503, not 500, while the database is down, whatever cookie the
+    request carries."""
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[Any, Any],
+    ) -> HttpResponseBase | None:
+        if not getattr(view_func, "login_required", True):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
