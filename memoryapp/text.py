@@ -5,12 +5,19 @@ budget is measured in. No Django, no models: strings in, strings out."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 # A word: letters and digits (any script), with inner apostrophes, typed or typographic
 # ("don't", "Mia's").
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
 # What the memory budget counts: a run of letters and digits, or one punctuation mark.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+# A longer run of letters and digits is no word of prose (English has few words over 20
+# letters) but a URL's part, a hash, one key held down.
+LONG_WORD_CHARS = 24
+# A letter or digit of three or four bytes of UTF-8 (from U+0800): Chinese, Japanese, Korean,
+# Thai, Indic scripts..., written without spaces, or cut by tokenizers into several tokens.
+_WIDE_LETTER = re.compile(r"[^\W\x00-\u07ff]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 # Words match on their first letters, a crude stemmer ("painting" finds "paints").
 STEM_LETTERS = 5
@@ -38,8 +45,46 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 def count_tokens(text: str) -> int:
-    """Tokens as the memory budget counts them: words and punctuation marks (model-free)."""
-    return len(_TOKEN.findall(text))
+    """Tokens as the memory budget counts them (model-free): one per word and punctuation mark,
+    about what a model's tokenizer makes of prose. A run of letters and digits longer than
+    LONG_WORD_CHARS, or with a character of three or four bytes of UTF-8, counts one per
+    byte, the most a byte-level tokenizer makes of it: text without spaces never passes for
+    one word."""
+    tokens = _TOKEN.findall(text)
+    longest = max(map(len, tokens), default=0)
+    if longest <= LONG_WORD_CHARS and (text.isascii() or _WIDE_LETTER.search(text) is None):
+        return len(tokens)  # prose, counted without a call per token
+    return sum(map(_token_cost, tokens))
+
+
+def _token_cost(token: str) -> int:
+    if len(token) <= LONG_WORD_CHARS and _WIDE_LETTER.search(token) is None:
+        return 1  # a word, a punctuation mark or a symbol
+    return len(token.encode())
+
+
+def head_within(text: str, limit: int, count: Callable[[str], int] = count_tokens) -> str:
+    """The longest start of `text` of at most `limit` tokens by `count`, cut between
+    characters (found by bisection: a longer text is taken to count no fewer tokens)."""
+    return text[: _longest(len(text), lambda size: count(text[:size]) <= limit)]
+
+
+def tail_within(text: str, limit: int, count: Callable[[str], int] = count_tokens) -> str:
+    """The longest end of `text` of at most `limit` tokens by `count` (see `head_within`)."""
+    size = _longest(len(text), lambda size: count(text[len(text) - size :]) <= limit)
+    return text[len(text) - size :]
+
+
+def _longest(size: int, fits: Callable[[int], bool]) -> int:
+    """The largest length up to `size` that `fits`; 0 when none does."""
+    low, high = 0, size
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def words(text: str) -> list[str]:

@@ -12,9 +12,16 @@ pytest_plugins = ["tests.support.household"]
 
 
 @pytest.fixture
-def worker(transactional_db: None) -> Iterator[WorkerProcess]:
+def worker_env() -> dict[str, str]:
+    """Settings of the `worker` fixture's process (environment variables); a test module
+    overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+def worker(transactional_db: None, worker_env: dict[str, str]) -> Iterator[WorkerProcess]:
     """A real Celery worker process serving both queues, on the test database."""
-    process = WorkerProcess([settings.CHAT_QUEUE, settings.MEMORY_QUEUE]).start()
+    process = WorkerProcess([settings.CHAT_QUEUE, settings.MEMORY_QUEUE], env=worker_env).start()
     try:
         yield process
     finally:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from memoryapp.text import (
     content_words,
     count_tokens,
+    head_within,
     normalised,
     sentences,
     stems,
+    tail_within,
     words,
 )
+from tests.support.long_messages import CHINESE, RUN_OF_ONE_LETTER, utf8_bytes
 
 
 def test_words_keep_inner_apostrophes_and_any_script() -> None:
@@ -36,6 +43,28 @@ def test_repeats_are_the_same_words_whatever_the_case_and_punctuation() -> None:
 
 def test_the_budget_counts_each_word_piece_and_punctuation_mark() -> None:
     assert count_tokens("Don't stop.") == 5  # Don ' t stop .
+
+
+def test_prose_counts_one_token_per_word_and_mark_whatever_its_letters() -> None:
+    prose = (
+        "Hydrochlorofluorocarbons aside, my café in Zürich \u2014 \u201cthe best\u201d \u2014 "
+        "opens at 9 a.m. \U0001f600 Привет!"
+    )
+
+    assert count_tokens(prose) == len(re.findall(r"\w+|[^\w\s]", prose))
+
+
+@pytest.mark.parametrize("text", [RUN_OF_ONE_LETTER, CHINESE, "word " + "x" * 30, "東京は大きい"])
+def test_a_run_without_spaces_counts_a_token_per_byte_as_a_tokenizer_may(text: str) -> None:
+    assert count_tokens(text) >= utf8_bytes(text.removeprefix("word ")) > 1
+
+
+def test_head_and_tail_within_are_the_longest_that_count_within_the_limit() -> None:
+    assert head_within("记忆" * 10, 7, utf8_bytes) == "记忆"
+    assert tail_within("ab" + "记忆" * 10, 7, utf8_bytes) == "记忆"
+    assert head_within("short", 100, utf8_bytes) == "short"
+    assert tail_within("short", 0, utf8_bytes) == ""
+    assert head_within(RUN_OF_ONE_LETTER, 50) == "c" * 50
 
 
 def test_sentences_split_where_a_new_one_starts() -> None:

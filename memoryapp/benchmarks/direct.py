@@ -12,16 +12,18 @@ from memoryapp.benchmarks.timing import Timing
 from memoryapp.llm import LLM, Message
 from memoryapp.models import Message as ChatMessage
 from memoryapp.retrieval import context_for_answer
-from memoryapp.services.chat_prompt import chat_prompt_build
+from memoryapp.services.chat_prompt import chat_prompt_build, prompt_room
 
 
-def worker_prompt(*, llm: LLM, answer: ChatMessage) -> list[Message]:
-    """The messages the chat worker sent to the model for `answer` (built the same way)."""
+def worker_prompt(*, llm: LLM, answer: ChatMessage, max_tokens: int) -> list[Message]:
+    """The messages the chat worker sent to the model for `answer` (built the same way, with
+    `max_tokens` as its CHAT_ANSWER_MAX_TOKENS)."""
     return chat_prompt_build(
         context=context_for_answer(answer=answer),
         history_tokens=settings.CHAT_HISTORY_TOKENS,
+        room=prompt_room(context_size=llm.load().context_size, answer_tokens=max_tokens),
         count_tokens=llm.count_tokens,
-    )
+    ).messages
 
 
 def direct_run(*, llm: LLM, messages: Sequence[Message], max_tokens: int) -> Timing:

@@ -23,7 +23,7 @@ from memoryapp.models import Fact, Message
 from memoryapp.retrieval.tuning import REPLY_MAX_TOKENS, TURN_MAX_TOKENS
 from memoryapp.services.memory.denoise import compact_turn
 from memoryapp.services.memory.transcript import speaker_of
-from memoryapp.text import count_tokens, sentences, stems
+from memoryapp.text import count_tokens, head_within, sentences, stems
 
 # Below this many tokens left, nothing useful fits any more.
 MIN_USEFUL_TOKENS = 8
@@ -79,6 +79,8 @@ def _trimmed(text: str, question: frozenset[str], limit: int) -> str:
         words: list[str] = []
         for word in text.split():
             if count_tokens(" ".join([*words, word])) >= limit:
+                if not words:  # a first word over the limit (text without spaces): its start
+                    words.append(head_within(word, limit - 1))
                 break
             words.append(word)
         return " ".join([*words, GAP])

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from memoryapp.llm import Message as PromptMessage
 from memoryapp.llm.prompting import render_prompt
 from memoryapp.retrieval import AnswerContext
 from memoryapp.services.chat_prompt import (
     PER_MESSAGE_OVERHEAD_TOKENS,
+    ChatPrompt,
     chat_prompt_build,
     pack_recent_turns,
 )
@@ -33,24 +35,27 @@ def continuation_prompt_build(
     partial: str,
     history_tokens: int,
     answer_tokens: int,
+    room: int,
     count_tokens: Callable[[str], int],
-) -> list[PromptMessage]:
+) -> ChatPrompt:
     """The answer's own prompt (same memory, same recent turns) followed by the cut answer
-    (its end, when long) and the request to continue it; within the same token budget.
-    `answer_tokens` is the cap on the continuation."""
-    instruction = render_prompt(CONTINUE_PROMPT, {})
+    (its end, when long) and the request to continue it; within the same token budgets
+    (`chat_prompt_build`). `answer_tokens` is the cap on the continuation."""
+    request: PromptMessage = {"role": "user", "content": render_prompt(CONTINUE_PROMPT, {})}
     [tail] = pack_recent_turns(
         [{"role": "assistant", "content": partial}],
         budget=int(min(history_tokens, answer_tokens) * PARTIAL_SHARE),
         count_tokens=count_tokens,
     )
-    used = (
-        count_tokens(tail["content"]) + count_tokens(instruction) + 2 * PER_MESSAGE_OVERHEAD_TOKENS
-    )
+    used = sum(count_tokens(m["content"]) + PER_MESSAGE_OVERHEAD_TOKENS for m in (tail, request))
     prompt = chat_prompt_build(
-        context=context, history_tokens=max(history_tokens - used, 0), count_tokens=count_tokens
+        context=context,
+        history_tokens=max(history_tokens - used, 0),
+        room=room,
+        reserved=used,
+        count_tokens=count_tokens,
     )
-    return [*prompt, tail, {"role": "user", "content": instruction}]
+    return replace(prompt, messages=[*prompt.messages, tail, request])
 
 
 def continuation_join(earlier: str, more: str) -> str:

@@ -23,6 +23,7 @@ from django.utils.html import escape
 
 from memoryapp import jobs
 from memoryapp.llm import LLM, LLMError, LLMTimeout, get_llm
+from memoryapp.llm import Message as PromptMessage
 from memoryapp.models import Citation, Message
 from memoryapp.retrieval import (
     AnswerContext,
@@ -44,7 +45,7 @@ from memoryapp.services.answer_control import (
     chat_busy_mark,
 )
 from memoryapp.services.answer_queue import answer_waiting_end, answers_waiting_notify
-from memoryapp.services.chat_prompt import chat_prompt_build
+from memoryapp.services.chat_prompt import ChatPrompt, chat_prompt_build, prompt_room
 from memoryapp.services.notifications import conversation_notify
 
 logger = logging.getLogger(__name__)
@@ -153,22 +154,31 @@ class _Result:
     cut_tokens: int | None = None
 
 
-def _generate(answer: Message, llm: LLM, relay: _Relay, context: AnswerContext) -> _Result:
-    """Stream the answer (or, with `relay.kept`, the rest of a cut one) into `relay`."""
+def _prompt(llm: LLM, relay: _Relay, context: AnswerContext) -> ChatPrompt:
+    """The answer's prompt (with `relay.kept`, the one that continues a cut answer), within
+    the model's context window."""
+    room = prompt_room(
+        context_size=llm.load().context_size, answer_tokens=settings.CHAT_ANSWER_MAX_TOKENS
+    )
     if relay.kept:
-        prompt = continuation_prompt_build(
+        return continuation_prompt_build(
             context=context,
             partial=relay.kept,
             history_tokens=settings.CHAT_HISTORY_TOKENS,
             answer_tokens=settings.CHAT_ANSWER_MAX_TOKENS,
+            room=room,
             count_tokens=llm.count_tokens,
         )
-    else:
-        prompt = chat_prompt_build(
-            context=context,
-            history_tokens=settings.CHAT_HISTORY_TOKENS,
-            count_tokens=llm.count_tokens,
-        )
+    return chat_prompt_build(
+        context=context,
+        history_tokens=settings.CHAT_HISTORY_TOKENS,
+        room=room,
+        count_tokens=llm.count_tokens,
+    )
+
+
+def _generate(llm: LLM, relay: _Relay, prompt: list[PromptMessage]) -> _Result:
+    """Stream the answer (or, with `relay.kept`, the rest of a cut one) into `relay`."""
     pieces = llm.stream(prompt, max_tokens=settings.CHAT_ANSWER_MAX_TOKENS)
     try:
         for piece in pieces:
@@ -255,8 +265,10 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
         if is_overview_question(question) and not continuing:
             context, result = _overview(answer, relay), _Result(Message.Status.DONE)
         else:
-            context = context_for_answer(answer=answer)
-            result = _generate(answer, llm, relay, context)
+            # What did not fit the prompt is left out of the context, and of its citations.
+            prompt = _prompt(llm, relay, context_for_answer(answer=answer))
+            context = prompt.context
+            result = _generate(llm, relay, prompt.messages)
     except LLMError as exc:
         logger.warning("answer %s failed: %s", answer.pk, exc)
         result = _Result(Message.Status.FAILED, f"The model could not answer: {exc}")

@@ -11,6 +11,7 @@ from memoryapp.models import Fact, Message
 from memoryapp.retrieval.packing import Candidate, pack
 from memoryapp.retrieval.tuning import REPLY_MAX_TOKENS, TURN_MAX_TOKENS
 from memoryapp.text import count_tokens, stems
+from tests.support.long_messages import LONG_MESSAGES, utf8_bytes
 
 DAY = datetime(2024, 5, 10, 9, tzinfo=UTC)
 CHAT = uuid.uuid4()
@@ -110,3 +111,20 @@ def test_a_long_turn_shows_the_sentences_about_the_question(role: str, limit: in
     assert "My sister Mia is getting married in Porto." in line
     assert "…" in line
     assert limit - 20 < count_tokens(line) <= limit
+
+
+@pytest.mark.parametrize("content", LONG_MESSAGES.values(), ids=LONG_MESSAGES.keys())
+def test_a_turn_without_spaces_shows_its_start_within_any_tokenizers_budget(content: str) -> None:
+    long = turn(1, content)
+    short = turn(2, "I have a dog named Pixel.", segment=uuid.uuid4())
+
+    units = pack(
+        [Candidate(2.0, message=long), Candidate(1.0, message=short)], budget=1024, seen=set()
+    )
+
+    assert [u.message_ids for u in units] == [(long.pk,), (short.pk,)]
+    line = units[0].text.split("\n")[1]
+    assert line.lower().startswith(f"ann: {content[:20]}") and line.endswith("…")
+    # A byte-level tokenizer makes at most one token of each byte.
+    assert utf8_bytes(line) <= TURN_MAX_TOKENS * 8
+    assert sum(utf8_bytes(u.text) for u in units) <= 1024

@@ -14,7 +14,15 @@ from memoryapp.services.answer_continuation import (
     continuation_prompt_build,
     continuation_rest,
 )
+from memoryapp.services.chat_prompt import (
+    PER_MESSAGE_OVERHEAD_TOKENS,
+    REPLY_OVERHEAD_TOKENS,
+    prompt_room,
+)
 from tests import factories
+from tests.support.long_messages import LONG_MESSAGES, utf8_bytes
+
+ROOM = prompt_room(context_size=4096, answer_tokens=512)
 
 
 def _words(text: str) -> int:
@@ -94,8 +102,9 @@ def test_the_prompt_is_the_answers_own_plus_the_cut_answer_and_the_request() -> 
         partial="Lisbon is the capital",
         history_tokens=200,
         answer_tokens=512,
+        room=ROOM,
         count_tokens=_words,
-    )
+    ).messages
 
     assert prompt[0]["role"] == "system"
     assert "Lives in Porto." in prompt[0]["content"]
@@ -123,8 +132,9 @@ def test_a_long_cut_answer_leaves_room_for_the_question() -> None:
         partial=partial,
         history_tokens=200,
         answer_tokens=100,
+        room=ROOM,
         count_tokens=_words,
-    )
+    ).messages
 
     shown = prompt[-2]["content"]
     assert prompt[-2]["role"] == "assistant"
@@ -133,3 +143,27 @@ def test_a_long_cut_answer_leaves_room_for_the_question() -> None:
     assert prompt[-3] == {"role": "user", "content": "And what about Porto?"}
     history = sum(_words(m["content"]) + 5 for m in prompt[1:])
     assert history <= 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content", LONG_MESSAGES.values(), ids=LONG_MESSAGES.keys())
+def test_a_continuation_of_an_answer_to_text_without_spaces_fits_the_room(content: str) -> None:
+    owner: User = factories.user()
+    chat = factories.conversation(owner)
+    earlier = factories.message(chat, content)
+    said = factories.message(chat, "Noted.", role=Message.Role.ASSISTANT)
+    question = factories.message(chat, content)
+
+    prompt = continuation_prompt_build(
+        context=AnswerContext(turns=[earlier, said, question], profile=content),
+        partial=content,
+        history_tokens=2048,
+        answer_tokens=512,
+        room=ROOM,
+        count_tokens=utf8_bytes,
+    ).messages
+
+    used = sum(utf8_bytes(m["content"]) + PER_MESSAGE_OVERHEAD_TOKENS for m in prompt)
+    assert used + REPLY_OVERHEAD_TOKENS <= ROOM
+    assert [m["role"] for m in prompt] == ["system", "user", "assistant", "user"]
+    assert content.endswith(prompt[1]["content"]) and content.endswith(prompt[2]["content"])

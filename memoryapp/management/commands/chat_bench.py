@@ -119,7 +119,7 @@ class Command(BaseCommand):
         """One round trip, then the model directly on the very messages the worker built for
         it; (direct, round trip, prompt tokens)."""
         trip, answer = round_trip.run(text)
-        messages = worker_prompt(llm=llm, answer=answer)
+        messages = worker_prompt(llm=llm, answer=answer, max_tokens=max_tokens)
         direct = direct_run(llm=llm, messages=messages, max_tokens=max_tokens)
         return direct, trip, llm.count_message_tokens(messages)
 
