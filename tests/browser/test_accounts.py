@@ -5,6 +5,7 @@ a member after a preview."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
@@ -91,3 +92,26 @@ def test_the_owner_removes_a_member_after_a_preview(stack: LiveStack, page: Page
     expect(page.get_by_role("status")).to_contain_text("Removed kid and all of their data")
     assert not User.objects.filter(username="kid").exists()
     assert not Message.objects.exists()
+
+
+def test_after_too_many_wrong_passwords_the_sign_in_page_says_signing_in_is_paused(
+    stack: LiveStack, page: Page
+) -> None:
+    User.objects.create_user("kid", password=PASSWORD)
+    page.goto("/login/")
+
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        page.get_by_label("Username").fill("kid")
+        page.get_by_label("Password").fill("wrong password")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+
+    expect(page.get_by_role("alert")).to_contain_text(
+        f"signing in from here is paused for {settings.LOGIN_LOCKOUT_MINUTES} minutes"
+    )
+    expect(page.get_by_label("Username")).to_have_value("kid")
+    screenshot(page, "sign-in-paused")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("paused")
+    expect(page).to_have_url(f"{stack.url}/login/")
