@@ -181,6 +181,9 @@ def test_gpu_override_reserves_nvidia_devices_for_an_existing_service() -> None:
 def test_every_service_is_restarted_unless_stopped() -> None:
     for name, service in services().items():
         assert service.get("restart") == "unless-stopped", name
+    # The GPU override changes services of compose.yml; it must keep their policy.
+    for name, service in services("compose.gpu.yml").items():
+        assert service.get("restart", "unless-stopped") == "unless-stopped", name
 
 
 def test_the_chat_worker_can_be_scaled() -> None:
