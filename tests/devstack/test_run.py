@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from memoryapp.devstack.live import RunStack, Visitor, run_stack
 from memoryapp.devstack.stack import processes
-from tests.support.run_stack import RunStack, Visitor, run_stack
 
 pytestmark = pytest.mark.integration
 

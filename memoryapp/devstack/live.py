@@ -3,7 +3,7 @@ var directory and free ports for the web server, the embedded Postgres and Redis
 
 `RunStack` starts it and reads its output; `Visitor` is a person in a browser: signs in with
 the owner setup link the run prints, posts messages like htmx does and reads the
-conversation's websocket.
+conversation's websocket. Used by the whole-stack tests and by the `fault_drill` command.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from memoryapp.devstack.services import EmbeddedPostgres, EmbeddedRedis, free_port, port_is_open
-from tests.support.workers import PROJECT_DIR
 
 # Variables of the test process that would point the run at the test's own servers.
 _NOT_INHERITED = (
@@ -39,6 +38,13 @@ _NOT_INHERITED = (
     "REDIS_URL_FILE",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
+
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+class StackError(RuntimeError):
+    """The stack did not do what a person relies on (answer, sign in, start)."""
 
 
 class RunStack:
@@ -61,7 +67,7 @@ class RunStack:
         self._reader: threading.Thread | None = None
 
     def start(self) -> RunStack:
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 - this Python, fixed arguments
             [sys.executable, "-m", "memoryapp.devstack", "run", "--port", str(self.port)],
             cwd=PROJECT_DIR,
             env=self.env,
@@ -75,12 +81,19 @@ class RunStack:
         return self
 
     def _read(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
+        stdout = self._started().stdout
+        if stdout is None:
+            return
         with (self.var_dir.parent / "run.log").open("w") as log:
-            for line in self.process.stdout:
+            for line in stdout:
                 self._lines.append(line.rstrip("\n"))
                 log.write(line)
                 log.flush()
+
+    def _started(self) -> subprocess.Popen[str]:
+        if self.process is None:
+            raise StackError("the stack was not started")
+        return self.process
 
     def output(self) -> str:
         return "\n".join(self._lines)
@@ -97,22 +110,21 @@ class RunStack:
             time.sleep(0.2)
 
     def _check_alive(self, what: str, deadline: float, timeout: float) -> None:
-        assert self.process is not None
-        if self.process.poll() is not None:
+        process = self._started()
+        if process.poll() is not None:
             raise RuntimeError(
-                f"`run` exited with {self.process.returncode} while waiting for {what}:\n"
+                f"`run` exited with {process.returncode} while waiting for {what}:\n"
                 + self.output()
             )
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {what} after {timeout}s:\n{self.output()}")
 
-    def pid_of(self, queue: str) -> int | None:
-        """The pid of the live Celery worker serving `queue` started by the run (the worker
-        itself, not a shell that runs it)."""
-        assert self.process is not None
-        for pid in _descendants(self.process.pid):
-            args = _arguments(pid)
-            if "worker" in args and "--queues" in args and queue in args[args.index("--queues") :]:
+    def pid_of(self, name: str) -> int | None:
+        """The pid of the run's live process `name`: "web", "beat", or the Celery worker of
+        a queue (the process itself, not a shell that runs it)."""
+        process = self._started()
+        for pid in _descendants(process.pid):
+            if _runs(name, _arguments(pid)):
                 return pid
         return None
 
@@ -128,14 +140,14 @@ class RunStack:
 
     def stop(self, timeout: float = 90) -> int:
         """SIGTERM, as `kill` or a service manager would stop it; its exit code."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        process = self._started()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
-            code = self.process.wait(timeout)
+            code = process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
+            process.kill()
+            code = process.wait()
         if self._reader is not None:
             self._reader.join(10)
         return code
@@ -179,6 +191,14 @@ def _descendants(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+def _runs(name: str, args: list[str]) -> bool:
+    if name == "web":
+        return "daphne" in args
+    if name == "beat":
+        return "celery" in args and "beat" in args
+    return "worker" in args and "--queues" in args and name in args[args.index("--queues") :]
 
 
 def _arguments(pid: int) -> list[str]:
@@ -233,7 +253,8 @@ class Visitor:
             {"username": username, "password1": password, "password2": password},
             htmx=False,
         )
-        assert status == 200 and "/setup/" not in url, body[:2000]
+        if not (status == 200 and "/setup/" not in url):
+            raise StackError(f"sign-up refused ({status}): {body[:2000]}")
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """/healthz's status and report; (0, {}) while nothing answers."""
@@ -251,7 +272,8 @@ class Visitor:
         self.get("/")
         status, url, body = self.post("/c/new", {}, htmx=False)
         match = re.search(r"/c/([0-9a-f-]{36})/$", url)
-        assert status == 200 and match, (status, url, body[:2000])
+        if status != 200 or match is None:
+            raise StackError(f"no new conversation ({status} {url}): {body[:2000]}")
         return match.group(1)
 
     def ask(self, conversation_id: str, text: str, timeout: float = 180) -> list[str]:
@@ -267,9 +289,11 @@ class Visitor:
             open_timeout=30,
         ) as websocket:
             status, _, body = self.post(f"/c/{conversation_id}/messages", {"content": text})
-            assert status == 200, body[:2000]
+            if not (status == 200):
+                raise StackError(f"message refused ({status}): {body[:2000]}")
             match = re.search(r'id="msg-([0-9a-f-]{36})" class="msg msg-assistant', body)
-            assert match, body[:2000]
+            if match is None:
+                raise StackError(f"no answer in the response: {body[:2000]}")
             answer = match.group(1)
             frames: list[str] = []
             deadline = time.monotonic() + timeout
