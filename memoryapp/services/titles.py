@@ -14,7 +14,7 @@ from uuid import UUID
 from django.template.loader import render_to_string
 
 from memoryapp.llm import LLM, LLMError, get_llm
-from memoryapp.llm.prompting import render_prompt
+from memoryapp.llm.prompting import prompt_within, render_prompt
 from memoryapp.models import Conversation, Message
 from memoryapp.models.conversation import MEMORY
 from memoryapp.services.memory.model_access import chat_idle_wait
@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 TITLE_MAX_WORDS = 8
 TITLE_MAX_CHARS = 80
 TITLE_TIMEOUT_SECONDS = 20.0
+TITLE_MAX_TOKENS = 16
+# A title is made from the start of the first message: no more of it is shown.
+TITLE_QUESTION_TOKENS = 300
 
 
 def clean_title(raw: str) -> str:
@@ -46,11 +49,19 @@ def title_from_text(text: str) -> str:
 
 
 def _suggest(llm: LLM, question: str) -> str:
-    prompt = render_prompt("conversation_title.txt", {"question": question[:1000]})
     try:
+        prompt = prompt_within(
+            llm,
+            [question],
+            render=lambda shown: render_prompt(
+                "conversation_title.txt", {"question": "".join(text for _, text in shown)}
+            ),
+            max_tokens=TITLE_MAX_TOKENS,
+            limit=TITLE_QUESTION_TOKENS,
+        )
         reply = llm.complete(
-            [{"role": "user", "content": prompt}],
-            max_tokens=16,
+            [{"role": "user", "content": prompt.text}],
+            max_tokens=TITLE_MAX_TOKENS,
             timeout=TITLE_TIMEOUT_SECONDS,
             temperature=0.2,
         )

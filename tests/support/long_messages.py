@@ -6,6 +6,8 @@ Each is at most 8,000 characters (`CHAT_MESSAGE_MAX_CHARS`); the demo model's to
 
 from __future__ import annotations
 
+from memoryapp.llm.scripted import ScriptedBackend
+
 RUN_OF_ONE_LETTER = "c" * 8000
 # 4,500 Chinese characters ("memory"), 13,500 bytes of UTF-8.
 CHINESE = "记忆" * 2250
@@ -22,3 +24,11 @@ LONG_MESSAGES = {"run of one letter": RUN_OF_ONE_LETTER, "chinese": CHINESE, "ur
 def utf8_bytes(text: str) -> int:
     """The most tokens a byte-level tokenizer makes of `text`: one per UTF-8 byte."""
     return len(text.encode())
+
+
+class ByteTokenizer(ScriptedBackend):
+    """A scripted model whose tokenizer makes a token of every UTF-8 byte (the most a
+    byte-level tokenizer makes): the adapter refuses what would not fit a real one."""
+
+    def count_tokens(self, text: str) -> int:
+        return utf8_bytes(text)

@@ -14,12 +14,15 @@ from django.conf import settings
 
 from memoryapp import segmentation
 from memoryapp.llm import LLMError
-from memoryapp.llm.prompting import render_prompt
+from memoryapp.llm.prompting import Shown, render_prompt
 from memoryapp.services.memory.model_access import MemoryModel
 
 logger = logging.getLogger(__name__)
 
 CONTEXT_TURNS = 4
+# The start of a turn tells its topic: no more of each is shown.
+TURN_MAX_TOKENS = 160
+ANSWER_MAX_TOKENS = 12
 
 
 class Continuation(pydantic.BaseModel):
@@ -29,11 +32,22 @@ class Continuation(pydantic.BaseModel):
 def _continues(
     before: Sequence[segmentation.Turn], turn: segmentation.Turn, model: MemoryModel
 ) -> bool:
-    prompt = render_prompt(
-        "boundary_check.txt",
-        {"before": [t.text[:500] for t in before], "turn": turn.text[:500]},
+    def render(shown: Shown) -> str:
+        *earlier, (_, last) = shown
+        return render_prompt(
+            "boundary_check.txt", {"before": [text for _, text in earlier], "turn": last}
+        )
+
+    prompt = model.fit(
+        [*(t.text for t in before), turn.text],
+        render=render,
+        max_tokens=ANSWER_MAX_TOKENS,
+        droppable=range(len(before)),  # the oldest first, never the turn itself
+        limit=TURN_MAX_TOKENS,
     )
-    answer = model.json([{"role": "user", "content": prompt}], Continuation, max_tokens=12)
+    answer = model.json(
+        [{"role": "user", "content": prompt.text}], Continuation, max_tokens=ANSWER_MAX_TOKENS
+    )
     return answer.continues
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.llm import LLMError, LLMInvalidOutput
-from memoryapp.llm.prompting import render_prompt
+from memoryapp.llm.prompting import Shown, render_prompt
 from memoryapp.llm.schemas import Paragraph, Passage, Title
 from memoryapp.models import JobStatus, MemoryChangeset, Message, Segment
 from memoryapp.models.conversation import REMEMBERED
@@ -33,7 +33,14 @@ from memoryapp.services.memory.facts import Step, facts_apply, facts_extract, fa
 from memoryapp.services.memory.model_access import MemoryModel
 from memoryapp.services.memory.notices import changeset_notify
 from memoryapp.services.memory.profile import profile_mark_stale
-from memoryapp.services.memory.transcript import memory_turns, memory_utterances, speaker_of
+from memoryapp.services.memory.transcript import (
+    TranscriptPart,
+    context_first,
+    memory_turns,
+    memory_utterances,
+    speaker_of,
+    transcript_parts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,27 +98,29 @@ def segment_text_deterministic(messages: list[Message]) -> SegmentText:
     )
 
 
-def memory_transcript(messages: list[Message]) -> str:
+def memory_transcript(parts: list[TranscriptPart], shown: Shown) -> str:
     """People's turns as "speaker: text" lines, each after the assistant's words it responds
     to: what a model is given to write a segment's digest from."""
-    lines = []
-    for turn in memory_turns(messages):
-        if turn.context_line:
-            lines.append(turn.context_line)
-        lines.append(f"{speaker_of(turn.message)}: {turn.message.content}")
-    return "\n".join(lines)
+    return "\n".join(f"{speaker_of(parts[index].message)}: {text}" for index, text in shown)
 
 
 def _segment_text_llm(
     messages: list[Message], fallback: SegmentText, model: MemoryModel
 ) -> SegmentText:
-    transcript = memory_transcript(messages)
-    if not transcript:
+    parts = transcript_parts(memory_turns(messages))
+    if not parts:
         return fallback
-    prompt = render_prompt("segment_digest.txt", {"transcript": transcript[:12000]})
     try:
+        prompt = model.fit(
+            [part.text for part in parts],
+            render=lambda shown: render_prompt(
+                "segment_digest.txt", {"transcript": memory_transcript(parts, shown)}
+            ),
+            max_tokens=DIGEST_MAX_TOKENS,
+            droppable=context_first(parts),
+        )
         digest = model.json(
-            [{"role": "user", "content": prompt}], SegmentDigest, max_tokens=DIGEST_MAX_TOKENS
+            [{"role": "user", "content": prompt.text}], SegmentDigest, max_tokens=DIGEST_MAX_TOKENS
         )
     except LLMError as exc:
         logger.info("segment digest falls back to the extractive one: %s", exc)

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from memoryapp.text import (
     CONTENT_WORD_LETTERS,
+    LONG_WORD_CHARS,
     content_word,
     content_words,
     normalised,
@@ -204,7 +205,7 @@ def keywords(texts: Sequence[str], *, limit: int = 8) -> list[str]:
     for text in texts:
         for word in words(text):
             lowered = content_word(word)
-            if not lowered:
+            if not lowered or len(lowered) > LONG_WORD_CHARS:  # a run without spaces, a URL
                 continue
             counts[lowered] += 1
             if word[0].isupper():

@@ -24,14 +24,20 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from memoryapp.embeddings import embed_texts, model_fingerprint
-from memoryapp.llm.prompting import render_prompt
+from memoryapp.llm.prompting import Shown, render_prompt
 from memoryapp.llm.schemas import Sentence, Title
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Message, Segment
 from memoryapp.models.conversation import SEARCH_CONFIG
 from memoryapp.retrieval.time_hints import dateparser_settings
 from memoryapp.services.memory.journal import Journal, fact_snapshot
 from memoryapp.services.memory.model_access import MemoryModel
-from memoryapp.services.memory.transcript import MemoryTurn, memory_turns, speaker_of
+from memoryapp.services.memory.transcript import (
+    TranscriptPart,
+    context_first,
+    memory_turns,
+    speaker_of,
+    transcript_parts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,16 +119,19 @@ def resolve_time(expression: str | None, said_at: datetime) -> datetime | None:
     return parsed.replace(hour=0, minute=0, second=0, microsecond=0) if parsed else None
 
 
-def _transcript(turns: list[MemoryTurn]) -> str:
-    """People's turns numbered from 1 (the numbers a fact's sources refer to), each after the
-    assistant's words it responds to, which carry no number and so can be no source."""
-    lines = []
-    for number, turn in enumerate(turns, start=1):
-        if turn.context_line:
-            lines.append(f"    ({turn.context_line})")
-        message = turn.message
+def _transcript(parts: list[TranscriptPart], shown: Shown) -> str:
+    """People's turns numbered from 1 in the order shown (the numbers a fact's sources refer
+    to), each after the assistant's words it responds to, which carry no number and so can
+    be no source."""
+    lines, number = [], 0
+    for index, text in shown:
+        part = parts[index]
+        if part.is_context:
+            lines.append(f"    ({speaker_of(part.message)}: {text})")
+            continue
+        number += 1
         lines.append(
-            f"[{number}] {message.created_at:%Y-%m-%d} {speaker_of(message)}: {message.content}"
+            f"[{number}] {part.message.created_at:%Y-%m-%d} {speaker_of(part.message)}: {text}"
         )
     return "\n".join(lines)
 
@@ -131,18 +140,30 @@ def facts_extract(
     *, segment: Segment, messages: list[Message], model: MemoryModel
 ) -> list[NewFact]:
     """The facts the segment taught about its owner, validated against what people said in
-    it (an assistant's turn is never a fact's source)."""
-    turns = memory_turns(messages)
-    if not turns:
+    it (an assistant's turn is never a fact's source). A segment too long for the model's
+    context is shown cut: long turns to their start, and if need be without the assistant's
+    words, then without the oldest turns (`MemoryModel.fit`)."""
+    parts = transcript_parts(memory_turns(messages))
+    if not parts:
         return []
-    prompt = render_prompt(
-        "fact_extraction.txt",
-        {"transcript": _transcript(turns), "user": segment.owner.get_username()},
+    user = segment.owner.get_username()
+
+    def render(shown: Shown) -> str:
+        return render_prompt(
+            "fact_extraction.txt", {"transcript": _transcript(parts, shown), "user": user}
+        )
+
+    prompt = model.fit(
+        [part.text for part in parts],
+        render=render,
+        max_tokens=EXTRACTION_MAX_TOKENS,
+        droppable=context_first(parts),
     )
     extraction = model.json(
-        [{"role": "user", "content": prompt}], Extraction, max_tokens=EXTRACTION_MAX_TOKENS
+        [{"role": "user", "content": prompt.text}], Extraction, max_tokens=EXTRACTION_MAX_TOKENS
     )
-    return _validated(extraction, [turn.message for turn in turns])
+    numbered = [parts[index] for index in prompt.kept if not parts[index].is_context]
+    return _validated(extraction, [part.message for part in numbered])
 
 
 def _validated(extraction: Extraction, messages: list[Message]) -> list[NewFact]:
@@ -204,18 +225,31 @@ def _nearest(candidates: list[Candidate], fact: NewFact) -> list[tuple[float, Ca
 
 
 def _decide(
-    fact: NewFact, shown: list[Candidate], model: MemoryModel
+    fact: NewFact, nearest: list[Candidate], model: MemoryModel
 ) -> tuple[Decision, Candidate | None]:
-    prompt = render_prompt(
-        "fact_consolidation.txt",
-        {
-            "new_fact": fact.text,
-            "said_on": f"{fact.said_at:%Y-%m-%d}",
-            "candidates": [c.text for c in shown],
-        },
+    """What the model decides to do with `fact`, given the known facts `nearest` to it (most
+    similar first; the least similar left out when they do not all fit its context)."""
+
+    def render(parts: Shown) -> str:
+        [(_, new_fact), *candidates] = parts
+        return render_prompt(
+            "fact_consolidation.txt",
+            {
+                "new_fact": new_fact,
+                "said_on": f"{fact.said_at:%Y-%m-%d}",
+                "candidates": [text for _, text in candidates],
+            },
+        )
+
+    prompt = model.fit(
+        [fact.text, *(c.text for c in nearest)],
+        render=render,
+        max_tokens=DECISION_MAX_TOKENS,
+        droppable=range(len(nearest), 0, -1),
     )
+    shown = [nearest[index - 1] for index in prompt.kept[1:]]
     decision = model.json(
-        [{"role": "user", "content": prompt}], Decision, max_tokens=DECISION_MAX_TOKENS
+        [{"role": "user", "content": prompt.text}], Decision, max_tokens=DECISION_MAX_TOKENS
     )
     if decision.action in ("merge", "supersede"):
         if decision.target is None or not 1 <= decision.target <= len(shown):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 import pydantic
@@ -12,6 +12,7 @@ from django.conf import settings
 
 from memoryapp.llm import LLM, LLMError, get_llm
 from memoryapp.llm import Message as PromptMessage
+from memoryapp.llm.prompting import FittedPrompt, Shown, prompt_within
 from memoryapp.services.answer_control import chat_is_busy
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,23 @@ class MemoryModel:
     @property
     def enabled(self) -> bool:
         return self.llm is not None
+
+    def fit(
+        self,
+        parts: Sequence[str],
+        *,
+        render: Callable[[Shown], str],
+        max_tokens: int,
+        droppable: Iterable[int] | None = None,
+        limit: int | None = None,
+    ) -> FittedPrompt:
+        """The prompt `render` makes of `parts`, fitted to the model's context window with
+        `max_tokens` left for the reply (`prompt_within`)."""
+        if self.llm is None:
+            raise RuntimeError("memory LLM stages are disabled")
+        return prompt_within(
+            self.llm, parts, render=render, max_tokens=max_tokens, droppable=droppable, limit=limit
+        )
 
     def json(self, messages: Sequence[PromptMessage], schema: type[T], *, max_tokens: int) -> T:
         """`complete_json` after the chat worker is idle; raises the adapter's LLMErrors."""

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 PROFILE_FACTS = 40
 PROFILE_MAX_CHARS = 1200
+PROFILE_MAX_TOKENS = 400
 # Kinds in the order a reader wants them.
 KIND_ORDER = [
     "identity", "location", "work", "relationship", "health",
@@ -40,6 +41,11 @@ def _key_facts(owner: User) -> list[Fact]:
     return sorted(facts, key=lambda f: (KIND_ORDER.index(f.kind), -f.confidence))
 
 
+def _least_sure_first(facts: list[Fact]) -> list[int]:
+    """The order in which facts are left out of a prompt that cannot show them all."""
+    return sorted(range(len(facts)), key=lambda i: (facts[i].confidence, facts[i].recorded_at))
+
+
 def profile_from_facts(facts: list[Fact]) -> str:
     """The deterministic profile: the most confident facts, grouped by kind, within a budget."""
     lines, used = [], 0
@@ -58,12 +64,20 @@ def profile_rebuild(*, owner: User, model: MemoryModel | None = None) -> Profile
     summary, source = profile_from_facts(facts), "facts"
     model = model or MemoryModel.for_memory()
     if facts and model.enabled:
-        prompt = render_prompt(
-            "profile.txt", {"facts": [f.text for f in facts], "user": owner.get_username()}
-        )
+        user = owner.get_username()
         try:
+            prompt = model.fit(
+                [f.text for f in facts],
+                render=lambda shown: render_prompt(
+                    "profile.txt", {"facts": [text for _, text in shown], "user": user}
+                ),
+                max_tokens=PROFILE_MAX_TOKENS,
+                droppable=_least_sure_first(facts),
+            )
             summary = model.json(
-                [{"role": "user", "content": prompt}], ProfileText, max_tokens=400
+                [{"role": "user", "content": prompt.text}],
+                ProfileText,
+                max_tokens=PROFILE_MAX_TOKENS,
             ).summary.strip()
             source = "llm"
         except LLMError as exc:

@@ -57,6 +57,32 @@ def memory_turns(messages: Sequence[Message]) -> list[MemoryTurn]:
     ]
 
 
+@dataclass(frozen=True)
+class TranscriptPart:
+    """A line of a transcript a model reads: a person's turn, or before it the assistant's
+    words it responds to (`is_context`)."""
+
+    message: Message
+    text: str
+    is_context: bool
+
+
+def transcript_parts(turns: Sequence[MemoryTurn]) -> list[TranscriptPart]:
+    """The turns as a model reads them, each after its context."""
+    parts = []
+    for turn in turns:
+        if turn.context is not None:
+            parts.append(TranscriptPart(turn.context, turn.context_text, is_context=True))
+        parts.append(TranscriptPart(turn.message, turn.message.content, is_context=False))
+    return parts
+
+
+def context_first(parts: Sequence[TranscriptPart]) -> list[int]:
+    """The order in which parts are left out of a prompt that cannot show them all: the
+    assistant's words first, then people's turns; the oldest first."""
+    return sorted(range(len(parts)), key=lambda index: not parts[index].is_context)
+
+
 def memory_utterances(messages: Sequence[Message]) -> list[Utterance]:
     """`memory_turns` as the denoiser takes them."""
     return [
