@@ -99,6 +99,9 @@ class Message(models.Model):
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="answer"
     )
     error = models.TextField(blank=True)
+    # What the person should know about how an answer was made, shown under it: that their
+    # message was too long for the model, which read only its end.
+    note = models.TextField(blank=True)
     model_name = models.CharField(max_length=200, blank=True)
     token_count = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -61,7 +61,7 @@ def answer_claim(*, answer_id: UUID) -> Message | None:
     """Move a pending answer to `streaming`; None when it is not pending (taken, done, gone).
 
     A continuation (an answer cut at the token cap, sent back by `answer_continue`) keeps the
-    text it extends; any other answer starts empty."""
+    text it extends, and its note; any other answer starts empty."""
     claimed = Message.objects.filter(
         pk=answer_id, role=Message.Role.ASSISTANT, status=Message.Status.PENDING
     ).update(
@@ -71,6 +71,11 @@ def answer_claim(*, answer_id: UUID) -> Message | None:
         error="",
         content=Case(
             When(finish_reason=CUT, then=F("content")),
+            default=Value(""),
+            output_field=TextField(),
+        ),
+        note=Case(
+            When(finish_reason=CUT, then=F("note")),
             default=Value(""),
             output_field=TextField(),
         ),
@@ -177,6 +182,17 @@ def _prompt(llm: LLM, relay: _Relay, context: AnswerContext) -> ChatPrompt:
     )
 
 
+def _question_note(prompt: ChatPrompt) -> str:
+    """What the person is told when their question was too long to be read whole."""
+    cut = prompt.question_cut
+    if cut is None:
+        return ""
+    return (
+        "Your message was too long for the model: it read only its last part "
+        f"(about {cut.shown_tokens:,} of {cut.tokens:,} tokens)."
+    )
+
+
 def _generate(llm: LLM, relay: _Relay, prompt: list[PromptMessage]) -> _Result:
     """Stream the answer (or, with `relay.kept`, the rest of a cut one) into `relay`."""
     pieces = llm.stream(prompt, max_tokens=settings.CHAT_ANSWER_MAX_TOKENS)
@@ -268,6 +284,7 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
             # What did not fit the prompt is left out of the context, and of its citations.
             prompt = _prompt(llm, relay, context_for_answer(answer=answer))
             context = prompt.context
+            answer.note = _question_note(prompt) or answer.note
             result = _generate(llm, relay, prompt.messages)
     except LLMError as exc:
         logger.warning("answer %s failed: %s", answer.pk, exc)
@@ -307,7 +324,8 @@ def _finish(answer: Message, *, text: str, result: _Result, llm: LLM | None) -> 
     answer.finish_reason = result.finish_reason
     answer.finished_at = timezone.now()
     answer.in_flight_since = None
-    fields = ["content", "status", "error", "finish_reason", "finished_at", "in_flight_since"]
+    fields = ["content", "status", "error", "note", "finish_reason", "finished_at"]
+    fields += ["in_flight_since"]
     if llm is not None:
         answer.model_name = _model_name(llm)
         answer.token_count = _count(llm, text) if result.cut_tokens is None else result.cut_tokens

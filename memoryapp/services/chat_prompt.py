@@ -31,12 +31,22 @@ _SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
+class QuestionCut:
+    """A question too long for the prompt, shown by its end: its tokens shown and in all."""
+
+    shown_tokens: int
+    tokens: int
+
+
+@dataclass(frozen=True)
 class ChatPrompt:
     """The messages for the model, and the context they show: its memory units that fitted
-    (renumbered) and its profile if it fitted."""
+    (renumbered) and its profile if it fitted; and, when its question had to be cut, how
+    much of it is shown."""
 
     messages: list[PromptMessage]
     context: AnswerContext
+    question_cut: QuestionCut | None = None
 
 
 def prompt_room(*, context_size: int, answer_tokens: int) -> int:
@@ -122,7 +132,16 @@ def chat_prompt_build(
     packed = pack_recent_turns(turns, budget=turns_room, count_tokens=count_tokens)
     left = free - sum(_cost(turn, count_tokens) for turn in packed)
     system, shown = _system_within(context, today, left, count_tokens)
-    return ChatPrompt([system, *packed], shown)
+    return ChatPrompt([system, *packed], shown, _question_cut(turns, packed, count_tokens))
+
+
+def _question_cut(
+    turns: list[PromptMessage], packed: list[PromptMessage], count_tokens: Callable[[str], int]
+) -> QuestionCut | None:
+    """How much of the question (the newest turn) `packed` shows, when it is not all."""
+    if not turns or packed[-1]["content"] == turns[-1]["content"]:
+        return None
+    return QuestionCut(count_tokens(packed[-1]["content"]), count_tokens(turns[-1]["content"]))
 
 
 def _system(today: str, context: AnswerContext) -> PromptMessage:

@@ -12,6 +12,7 @@ from memoryapp.retrieval import AnswerContext, ContextUnit
 from memoryapp.services.chat_prompt import (
     PER_MESSAGE_OVERHEAD_TOKENS,
     REPLY_OVERHEAD_TOKENS,
+    QuestionCut,
     chat_prompt_build,
     pack_recent_turns,
     prompt_room,
@@ -159,6 +160,33 @@ def test_a_question_that_cannot_fit_is_refused_with_a_clear_error() -> None:
     short = AnswerContext(turns=[said("Where do I live?")])
     prompt = chat_prompt_build(context=short, history_tokens=25, room=ROOM, count_tokens=utf8_bytes)
     assert prompt.messages[-1]["content"] == "Where do I live?"
+
+
+@pytest.mark.parametrize("content", LONG_MESSAGES.values(), ids=LONG_MESSAGES.keys())
+def test_a_question_cut_to_fit_says_how_much_of_it_is_shown(content: str) -> None:
+    context = AnswerContext(
+        turns=[said("Hello."), said("Hi!", Message.Role.ASSISTANT), said(content)]
+    )
+
+    prompt = chat_prompt_build(
+        context=context, history_tokens=2048, room=ROOM, count_tokens=utf8_bytes
+    )
+
+    shown = prompt.messages[-1]["content"]
+    assert prompt.question_cut == QuestionCut(utf8_bytes(shown), utf8_bytes(content))
+    assert prompt.question_cut.shown_tokens < prompt.question_cut.tokens
+
+
+def test_a_question_shown_whole_is_not_cut_whatever_else_is_left_out() -> None:
+    context = AnswerContext(
+        turns=[said(RUN_OF_ONE_LETTER), said("Nice.", Message.Role.ASSISTANT), said("Hi?")]
+    )
+
+    prompt = chat_prompt_build(
+        context=context, history_tokens=2048, room=ROOM, count_tokens=utf8_bytes
+    )
+
+    assert prompt.messages[-1]["content"] == "Hi?" and prompt.question_cut is None
 
 
 def test_prompt_starts_with_the_system_prompt_and_carries_memories() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.test import Client
 
 from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
@@ -15,7 +16,7 @@ from memoryapp.models import Citation, Conversation, Message
 from memoryapp.services.answering import answer_generate
 from memoryapp.services.conversations import message_send
 from tests import factories
-from tests.support.long_messages import LONG_MESSAGES, RUN_OF_ONE_LETTER, utf8_bytes
+from tests.support.long_messages import CHINESE, LONG_MESSAGES, RUN_OF_ONE_LETTER, utf8_bytes
 from tests.support.workers import WorkerProcess
 
 QUESTION = "What is the capital of France?"
@@ -68,6 +69,50 @@ def test_a_message_that_alone_cannot_fit_fails_with_a_clear_error_and_the_next_i
     assert "message is too long" in refused.error
     assert _outcome(answered) == "done"
     assert len(backend.calls) == 1  # the model never saw the message it could not read
+
+
+@pytest.mark.django_db
+def test_an_answer_to_a_message_read_only_in_part_says_so_also_after_a_reload(
+    alice: User, alice_client: Client
+) -> None:
+    chat = factories.conversation(alice)
+    backend = ByteTokenizer(["Memory, over and over."])
+
+    with use_backend(backend):
+        answer = _send(chat, CHINESE)
+        answer_generate(answer_id=answer.pk)
+
+    assert _outcome(answer) == "done"
+    (call,) = backend.calls
+    read = utf8_bytes(call.messages[-1]["content"])
+    note = (
+        "Your message was too long for the model: it read only its last part "
+        f"(about {read:,} of 13,500 tokens)."
+    )
+    assert answer.note == note
+    page = alice_client.get(chat.get_absolute_url()).content.decode()
+    assert note in page
+
+
+@pytest.mark.django_db
+def test_an_answer_to_a_message_read_whole_has_no_note(alice: User) -> None:
+    chat = factories.conversation(alice)
+
+    with use_backend(ByteTokenizer(["Paris."])):
+        answer = _send(chat, QUESTION)
+        answer_generate(answer_id=answer.pk)
+
+    assert _outcome(answer) == "done" and answer.note == ""
+
+
+@pytest.mark.django_db
+def test_the_note_is_shown_as_text(alice: User, alice_client: Client) -> None:
+    chat = factories.conversation(alice)
+    factories.exchange(chat, "Hi", "Hello.", note="<b>Read</b> in part & so on")
+
+    page = alice_client.get(chat.get_absolute_url()).content.decode()
+
+    assert "&lt;b&gt;Read&lt;/b&gt; in part &amp; so on" in page and "<b>Read" not in page
 
 
 def _answered(worker: WorkerProcess, conversation: Conversation, content: str) -> Message:
