@@ -196,3 +196,21 @@ def test_a_profile_from_many_long_facts_is_written_by_the_model() -> None:
     (call,) = backend.calls
     assert fits(call, 4096)
     assert "39 记忆" in call.messages[0]["content"]  # the most confident fact is shown
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(900)
+def test_a_segment_with_every_long_message_is_consolidated_by_the_real_model() -> None:
+    alice = factories.user("alice")
+    segment, _ = segment_with(
+        alice, "I have a dog named Pixel.", *LONG_MESSAGES.values(), "I live in Porto now."
+    )
+
+    segment_consolidate(segment_id=segment.pk)
+    profile = profile_rebuild(owner=alice)
+
+    segment.refresh_from_db()
+    # Done, or waiting to retry output that never validated: never a prompt too long.
+    assert segment.job_status in (JobStatus.DONE, JobStatus.RETRY), segment.last_error
+    assert "prompt" not in segment.last_error and segment.llm_calls >= 1
+    assert profile.stale is False
