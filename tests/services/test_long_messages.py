@@ -11,23 +11,20 @@ from django.db import transaction
 from django.test import Client
 
 from memoryapp.llm import use_backend
-from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Citation, Conversation, Message
 from memoryapp.services.answering import answer_generate
 from memoryapp.services.conversations import message_send
 from tests import factories
-from tests.support.long_messages import CHINESE, LONG_MESSAGES, RUN_OF_ONE_LETTER, utf8_bytes
+from tests.support.long_messages import (
+    CHINESE,
+    LONG_MESSAGES,
+    RUN_OF_ONE_LETTER,
+    ByteTokenizer,
+    utf8_bytes,
+)
 from tests.support.workers import WorkerProcess
 
 QUESTION = "What is the capital of France?"
-
-
-class ByteTokenizer(ScriptedBackend):
-    """A scripted model whose tokenizer makes a token of every UTF-8 byte (the most a
-    byte-level tokenizer makes)."""
-
-    def count_tokens(self, text: str) -> int:
-        return utf8_bytes(text)
 
 
 @pytest.fixture
