@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from uuid import UUID
 
+import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -15,6 +17,12 @@ from memoryapp.services.notifications import conversation_group, user_group
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+# The standard code for "Try Again Later" (RFC 6455 registry).
+CLOSE_TRY_AGAIN_LATER = 1013
+# What the channel layer raises while its Redis is down or restarting.
+CHANNEL_LAYER_ERRORS = (redis.RedisError, OSError)
+
+logger = logging.getLogger(__name__)
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
@@ -22,6 +30,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
     that conversation (which must be the user's own). Receives htmx out-of-band fragments."""
 
     groups_joined: list[str]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except CHANNEL_LAYER_ERRORS as exc:
+            # Redis went down under an open socket: closed as "try again later", which the
+            # page does by itself, with a warning instead of a traceback for every tab.
+            logger.warning("websocket closed, the channel layer is unavailable: %s", exc)
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -38,14 +55,25 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
             groups.append(conversation_group(UUID(str(conversation_id))))
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except CHANNEL_LAYER_ERRORS as exc:
+            # Redis is down: refused for now, and the page tries again by itself. A warning,
+            # not a traceback for every attempt of every tab.
+            logger.warning("websocket refused, the channel layer is unavailable: %s", exc)
+            await self.close()
+            return
         self.groups_joined = groups
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except CHANNEL_LAYER_ERRORS as exc:
+            # Its membership expires in Redis by itself (channels_redis `group_expiry`).
+            logger.warning("could not leave the groups, the channel layer is unavailable: %s", exc)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The browser sends nothing over this socket; messages are posted over HTTP."""

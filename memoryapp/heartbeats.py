@@ -1,21 +1,30 @@
-"""Worker heartbeats in Redis: each worker says which queues it serves and what it has loaded.
+"""Heartbeats: of workers in Redis, and of the answer a worker is generating in its row.
 
 A worker writes its record every `WORKER_HEARTBEAT_SECONDS` with a time-to-live of three
 beats, and deletes it on a clean shutdown; a worker that died simply stops appearing.
 `/healthz` reads these records instead of broadcasting to workers, so it answers at once.
+
+While a worker generates an answer, `answer_heartbeat` refreshes the answer's
+`in_flight_since` every few seconds, from a thread of its own: also while the model reads a
+long prompt and writes nothing. An answer left `streaming` without a beat for
+`CHAT_STALE_ANSWER_SECONDS` is one whose worker died (`answers_requeue_stale`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from uuid import UUID
 
 import redis
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -95,3 +104,42 @@ class HeartbeatThread(threading.Thread):
             heartbeat_remove(self.hostname)
         except redis.RedisError as exc:
             logger.warning("could not remove heartbeat of %s: %s", self.hostname, exc)
+
+
+def answer_heartbeat_seconds() -> float:
+    """How often a generating worker marks its answer: several beats per stale period."""
+    return min(2.0, settings.CHAT_STALE_ANSWER_SECONDS / 5)
+
+
+@contextlib.contextmanager
+def answer_heartbeat(*, answer_id: UUID) -> Iterator[None]:
+    """Within the block, the answer is marked alive while it is `streaming`."""
+    stopped = threading.Event()
+    beat = threading.Thread(
+        target=_mark_answer_alive,
+        args=(answer_id, answer_heartbeat_seconds(), stopped),
+        name=f"memoryapp-answer-heartbeat-{answer_id}",
+        daemon=True,
+    )
+    beat.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        beat.join(timeout=10)
+
+
+def _mark_answer_alive(answer_id: UUID, every: float, stopped: threading.Event) -> None:
+    from memoryapp.models import Message
+
+    try:
+        while not stopped.wait(every):
+            try:
+                Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
+                    in_flight_since=timezone.now()
+                )
+            except DatabaseError as exc:
+                logger.warning("could not mark answer %s alive: %s", answer_id, exc)
+                connection.close()  # broken: the next beat connects again
+    finally:
+        connection.close()  # this thread's own

@@ -11,16 +11,26 @@ would ignore that mode.
 
 Callers inside a transaction wrap these calls in `transaction.on_commit`, so a worker never
 looks for rows that are not committed yet.
+
+An answer is the one job a person waits for, and its pending row is its own outbox: when the
+broker cannot be reached, `answer_enqueue` says so instead of raising, the answer stays
+pending, and the stale-answer sweep (`answers_requeue_stale`) queues it once the broker is
+back. To tell such an answer from one waiting its turn, the broker's Redis keeps the ids of
+the answers whose jobs it holds (`answers_queued`); it loses them with the jobs themselves
+when it restarts without its data.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Collection, Iterator
 from typing import Any
 from uuid import UUID
 
+import kombu.exceptions
+import redis
 from django.conf import settings
 
 from memoryapp.celery import app as celery_app
@@ -32,10 +42,68 @@ INGESTION = "memory.ingest_conversation"
 CONSOLIDATION = "memory.consolidate_segment"
 TITLE = "memory.suggest_title"
 
+# A sorted set in the broker's Redis: answer id -> when its job was queued.
+QUEUED_ANSWERS_KEY = "memoryapp:answers:queued"
+# What a publish raises when the broker is down (kombu wraps the Redis errors it retried).
+BROKER_ERRORS = (kombu.exceptions.OperationalError, redis.RedisError, OSError)
 
-def answer_enqueue(*, answer_id: UUID) -> None:
-    """Generate the pending answer `answer_id` (chat worker)."""
-    _send(ANSWER, str(answer_id))
+
+def answer_enqueue(*, answer_id: UUID) -> bool:
+    """Generate the pending answer `answer_id` (chat worker).
+
+    Returns False, without raising, when the broker could not be reached: the answer stays
+    pending and the stale-answer sweep queues it once the broker is back.
+    """
+    noted = False
+    try:
+        if not celery_app.conf.task_always_eager:
+            # Noted before the job exists, so that a worker taking it at once removes the
+            # note. Not noted, not sent: the broker's Redis is down, and a send would only
+            # wait longer.
+            _queued_answers().zadd(QUEUED_ANSWERS_KEY, {str(answer_id): time.time()})
+            noted = True
+        _send(ANSWER, str(answer_id))
+    except BROKER_ERRORS as exc:
+        logger.warning(
+            "answer %s was not queued, the broker is unreachable (%s); it stays pending and "
+            "is queued when the broker is back",
+            answer_id,
+            exc,
+        )
+        if noted:
+            with contextlib.suppress(*BROKER_ERRORS):
+                _queued_answers().zrem(QUEUED_ANSWERS_KEY, str(answer_id))
+        return False
+    return True
+
+
+def answer_job_done(*, answer_id: UUID | str) -> None:
+    """The job of `answer_id` has left the broker (a worker ran it)."""
+    if celery_app.conf.task_always_eager:
+        return  # it never was in the broker
+    try:
+        _queued_answers().zrem(QUEUED_ANSWERS_KEY, str(answer_id))
+    except BROKER_ERRORS as exc:
+        logger.warning("could not note that answer %s left the queue: %s", answer_id, exc)
+
+
+def answers_queued(answer_ids: Collection[UUID]) -> set[UUID]:
+    """Those of `answer_ids` whose job the broker holds, waiting for a worker or taken by
+    one. A job older than the broker's visibility timeout counts as lost (the broker would
+    deliver it again by then)."""
+    if not answer_ids:
+        return set()
+    ids = list(answer_ids)
+    queued_at = _queued_answers().zmscore(QUEUED_ANSWERS_KEY, [str(i) for i in ids])
+    oldest = time.time() - settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    return {i for i, at in zip(ids, queued_at, strict=True) if at is not None and at > oldest}
+
+
+def _queued_answers() -> redis.Redis:
+    # Short timeouts: a hung Redis holds a person's send for at most this long.
+    return redis.Redis.from_url(
+        celery_app.conf.broker_url, socket_timeout=2, socket_connect_timeout=2
+    )
 
 
 def ingestion_enqueue(*, conversation_id: UUID, final: bool = False) -> None:
@@ -85,5 +153,6 @@ def _send(name: str, *args: Any) -> None:
         celery_app.loader.import_default_modules()
         celery_app.tasks[name].apply_async(args=args, queue=queue)
         return
-    celery_app.send_task(name, args=args, queue=queue)
+    # Nothing reads a job's result: without this, every send would subscribe to it in Redis.
+    celery_app.send_task(name, args=args, queue=queue, ignore_result=True)
     logger.debug("queued %s%r on %s", name, args, queue)

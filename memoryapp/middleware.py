@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase
+from django.template.loader import render_to_string
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.log import log_response
 
 FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
@@ -82,6 +85,74 @@ class Utf8FormMiddleware(MiddlewareMixin):
         if field is None:
             return None
         return _refusal(f"The text of the field {field!r} is not valid UTF-8. Nothing was saved.")
+
+
+# Raised by every query when the database cannot be reached (down, restarting, refusing
+# connections), and by a connection that broke under a request.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE = "The database is unavailable, so nothing was saved. Try again in a moment."
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database is down, a request is answered with a 503 that says so in words
+    (plain text for htmx, which shows it beside what failed; a small page otherwise), not
+    Django's 500 page.
+
+    Sits after AuthenticationMiddleware and before LoginRequiredMiddleware: the signed-in user
+    is read from the database lazily, by the first code that asks, which for most requests is
+    LoginRequiredMiddleware, whose errors no `process_exception` sees. Asked here first, an
+    outage is caught where a response can still be chosen; the views' own queries are caught
+    by `process_exception`.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponse],
+        view_args: Sequence[Any],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        if not getattr(view_func, "login_required", True):
+            return None  # public views (sign-in, /healthz) answer an outage their own way
+        try:
+            request.user.is_authenticated  # noqa: B018 - loads the user, the first query
+        except DATABASE_UNAVAILABLE_ERRORS as exc:
+            return database_unavailable(request, exc)
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DATABASE_UNAVAILABLE_ERRORS):
+            return database_unavailable(request, exception)
+        return None
+
+
+def database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(
+            DATABASE_UNAVAILABLE, status=503, content_type="text/plain; charset=utf-8"
+        )
+    else:
+        # No base template: its context (messages, the user) would ask the database again.
+        response = HttpResponse(
+            render_to_string("errors/database_unavailable.html", {"message": DATABASE_UNAVAILABLE}),
+            status=503,
+        )
+    response["Retry-After"] = "5"
+    log_response(
+        "Database unavailable: %s (%s)",
+        request.path,
+        exc,
+        response=response,
+        request=request,
+        level="error",
+    )
+    return response
 
 
 class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):

@@ -12,6 +12,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from memoryapp.conf import env
 
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the first query (LoginRequiredMiddleware reads the user): an outage is a 503.
+    "memoryapp.middleware.DatabaseUnavailableMiddleware",
     # Django's, except that public views (/healthz) never read the user: see its docstring.
     "memoryapp.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -122,9 +126,19 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            # channels_redis blocks up to 5 s per read; redis-py's default 5 s read timeout
-            # would close every websocket that receives nothing for 5 s.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    # channels_redis blocks up to 5 s per read; redis-py's default 5 s read
+                    # timeout would close every websocket that receives nothing for 5 s.
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 2,
+                    # After Redis restarts, every pooled connection is dead and fails its
+                    # next command (the first websocket to connect was refused): each
+                    # command is tried once more, on a new connection.
+                    "retry": Retry(NoBackoff(), 1),
+                }
+            ],
             "prefix": "memoryapp:channels",
         },
     },
@@ -153,13 +167,31 @@ CELERY_TASK_ROUTES = {
 # Defaults for short tasks; LLM tasks set longer limits explicitly.
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
-# A job whose worker died is redelivered after this many seconds (acks_late).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A job whose worker died is redelivered after this many seconds (acks_late).
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    # A broker that is down or hung fails a publish in seconds instead of holding the
+    # request (the worker's own blocking reads last 1 s).
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+# A send while the broker is down gives up within about a second: the answer stays pending
+# and the stale-answer sweep queues it once the broker is back (memoryapp/jobs.py).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "requeue-stale-answers": {"task": "chat.requeue_stale_answers", "schedule": 60.0},
+    # Often, so that an answer whose worker died is retried within seconds; a sweep that
+    # waited behind answers is dropped (the next one comes soon).
+    "requeue-stale-answers": {
+        "task": "chat.requeue_stale_answers",
+        "schedule": 5.0,
+        "options": {"expires": 5.0},
+    },
     "memory-upkeep": {"task": "memory.upkeep", "schedule": 60.0},
     "memory-sleep": {"task": "memory.sleep", "schedule": 15 * 60.0},
 }
@@ -213,8 +245,9 @@ CHAT_ANSWER_MAX_TOKENS = env.int("CHAT_ANSWER_MAX_TOKENS", 512)
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", 2048)
 # Budget of retrieved memory in the answer prompt (words and punctuation marks).
 CHAT_MEMORY_TOKENS = env.int("CHAT_MEMORY_TOKENS", 1024)
-# An answer whose worker has not reported for this long is retried (the worker died).
-CHAT_STALE_ANSWER_SECONDS = env.int("CHAT_STALE_ANSWER_SECONDS", 180)
+# An answer whose worker has not marked progress for this long is retried (the worker
+# died); a worker marks it every 2 seconds, also while the model reads a long prompt.
+CHAT_STALE_ANSWER_SECONDS = env.int("CHAT_STALE_ANSWER_SECONDS", 15)
 CHAT_ANSWER_ATTEMPTS = env.int("CHAT_ANSWER_ATTEMPTS", 3)
 
 # --- Memory ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError
 
 from memoryapp import jobs
+from memoryapp.heartbeats import answer_heartbeat
 from memoryapp.models import Conversation, Message, Segment
 from memoryapp.services.answering import answer_generate, answers_requeue_stale
 from memoryapp.services.memory.consolidation import segment_consolidate
@@ -60,11 +61,15 @@ def _unless_gone(job: Callable[[], T], *, what: str, exists: Callable[[], bool])
     time_limit=ANSWER_HARD_LIMIT,
 )
 def answer_message(answer_id: str) -> None:
-    answer = _unless_gone(
-        lambda: answer_generate(answer_id=UUID(answer_id)),
-        what=f"answer {answer_id}",
-        exists=Message.objects.filter(pk=answer_id).exists,
-    )
+    try:
+        with answer_heartbeat(answer_id=UUID(answer_id)):
+            answer = _unless_gone(
+                lambda: answer_generate(answer_id=UUID(answer_id)),
+                what=f"answer {answer_id}",
+                exists=Message.objects.filter(pk=answer_id).exists,
+            )
+    finally:
+        jobs.answer_job_done(answer_id=answer_id)
     if answer is None:
         return
     # The title is the memory worker's job: the next answer never waits for it.

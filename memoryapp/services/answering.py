@@ -355,27 +355,38 @@ def _count(llm: LLM, text: str) -> int | None:
 
 
 def answers_requeue_stale() -> int:
-    """Re-queue answers whose worker died (or whose job was lost); fail those out of attempts.
+    """Re-queue answers whose worker died or whose job was lost; fail those out of attempts.
+
+    A streaming answer's worker marks it every few seconds (`answer_heartbeat`): one left
+    unmarked for `CHAT_STALE_ANSWER_SECONDS` lost its worker. A pending answer may wait its
+    turn for minutes behind others; it is queued again only when the broker does not hold
+    its job (never queued while the broker was down, or lost with a restarted Redis).
 
     Returns how many answers were re-queued or failed.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_ANSWER_SECONDS)
-    stale = Message.objects.filter(
-        role=Message.Role.ASSISTANT,
-        status__in=[Message.Status.PENDING, Message.Status.STREAMING],
-        in_flight_since__lt=cutoff,
-    )
+    unfinished = Message.objects.filter(role=Message.Role.ASSISTANT, in_flight_since__lt=cutoff)
+    pending = list(unfinished.filter(status=Message.Status.PENDING))
+    queued = jobs.answers_queued([answer.pk for answer in pending])
+    stale = [
+        *unfinished.filter(status=Message.Status.STREAMING),
+        *(answer for answer in pending if answer.pk not in queued),
+    ]
     handled = 0
     for answer in stale:
+        # Unchanged since it was read: not marked alive, claimed or re-queued meanwhile.
+        unchanged = Message.objects.filter(
+            pk=answer.pk, status=answer.status, in_flight_since=answer.in_flight_since
+        )
         if answer.attempts >= settings.CHAT_ANSWER_ATTEMPTS:
-            updated = Message.objects.filter(pk=answer.pk, status=answer.status).update(
+            updated = unchanged.update(
                 status=Message.Status.FAILED,
                 error="The answer was interrupted too many times.",
                 finished_at=timezone.now(),
                 in_flight_since=None,
             )
         else:
-            updated = Message.objects.filter(pk=answer.pk, status=answer.status).update(
+            updated = unchanged.update(
                 status=Message.Status.PENDING, in_flight_since=timezone.now()
             )
             if updated:

@@ -63,6 +63,9 @@ def _next_sequence(conversation: Conversation) -> int:
 def message_send(*, conversation: Conversation, content: str) -> tuple[Message, Message]:
     """Store the user's message and a pending answer; queue the answer job on commit.
 
+    While the broker is down the answer stays pending, and the stale-answer sweep queues it
+    once the broker is back (`jobs.answer_enqueue`): the message is never refused for it.
+
     Returns (question, answer). Raises ValidationError for empty or over-long content.
     """
     content = validate_message_content(content)

@@ -2,14 +2,22 @@
 
 Fragments are htmx out-of-band swaps rendered from templates, so every value in them has been
 escaped by the template engine or by `escape()`.
+
+A fragment that cannot be sent (Redis is down) is logged and dropped, never raised into the
+answer or the request that sent it: what it showed is in the database, and a tab fetches
+it again when its websocket reconnects.
 """
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
 
 
 def user_group(user_id: int) -> str:
@@ -24,7 +32,10 @@ def conversation_group(conversation_id: UUID) -> str:
 
 def _send(group: str, html: str) -> None:
     layer = get_channel_layer()
-    async_to_sync(layer.group_send)(group, {"type": "html.fragment", "html": html})
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "html.fragment", "html": html})
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("could not send a fragment to %s: %s", group, exc)
 
 
 def user_notify(*, user_id: int, html: str) -> None:
