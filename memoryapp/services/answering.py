@@ -354,6 +354,11 @@ def _count(llm: LLM, text: str) -> int | None:
         return None
 
 
+# A pending answer's job is queued within milliseconds of its commit: one still without it
+# after this long never got it (the broker was down), or the broker lost it.
+LOST_JOB_GRACE_SECONDS = 5
+
+
 def answers_requeue_stale() -> int:
     """Re-queue answers whose worker died or whose job was lost; fail those out of attempts.
 
@@ -364,12 +369,20 @@ def answers_requeue_stale() -> int:
 
     Returns how many answers were re-queued or failed.
     """
-    cutoff = timezone.now() - timedelta(seconds=settings.CHAT_STALE_ANSWER_SECONDS)
-    unfinished = Message.objects.filter(role=Message.Role.ASSISTANT, in_flight_since__lt=cutoff)
-    pending = list(unfinished.filter(status=Message.Status.PENDING))
+    now = timezone.now()
+    answers = Message.objects.filter(role=Message.Role.ASSISTANT)
+    pending = list(
+        answers.filter(
+            status=Message.Status.PENDING,
+            in_flight_since__lt=now - timedelta(seconds=LOST_JOB_GRACE_SECONDS),
+        )
+    )
     queued = jobs.answers_queued([answer.pk for answer in pending])
     stale = [
-        *unfinished.filter(status=Message.Status.STREAMING),
+        *answers.filter(
+            status=Message.Status.STREAMING,
+            in_flight_since__lt=now - timedelta(seconds=settings.CHAT_STALE_ANSWER_SECONDS),
+        ),
         *(answer for answer in pending if answer.pk not in queued),
     ]
     handled = 0

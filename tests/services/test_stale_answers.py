@@ -113,8 +113,8 @@ def test_a_pending_answer_waiting_behind_others_is_not_queued_again(
 def test_a_pending_answer_the_broker_never_got_is_queued_by_the_sweep(
     chat: Conversation, queue: str
 ) -> None:
-    # Sent while the broker was down: committed, never published.
-    answer = _answer(chat, in_flight_since=_ago(20))
+    # Sent while the broker was down, 8 seconds ago: committed, never published.
+    answer = _answer(chat, in_flight_since=_ago(8))
 
     assert answers_requeue_stale() == 1
     assert answers_requeue_stale() == 0  # queued now: the next sweep leaves it
