@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
+import kombu.exceptions
+import redis
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.db import InterfaceError, OperationalError
@@ -133,24 +135,44 @@ class DatabaseUnavailableMiddleware:
 
 
 def database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return _unavailable(request, exc, "Database unavailable", DATABASE_UNAVAILABLE)
+
+
+# Redis carries the stop flags and the jobs; a request that needs it while it is down fails
+# before anything is saved (a message is sent without it: its answer waits in the database).
+BROKER_UNAVAILABLE_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+BROKER_UNAVAILABLE = (
+    "Redis, which passes work to the assistant, is unavailable, so nothing was changed. "
+    "Try again in a moment."
+)
+
+
+class BrokerUnavailableMiddleware(MiddlewareMixin):
+    """While Redis is down, a request that needs it is answered with a 503 that says so (as
+    `DatabaseUnavailableMiddleware` does for the database), not Django's 500 page."""
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, BROKER_UNAVAILABLE_ERRORS):
+            return _unavailable(request, exception, "Redis unavailable", BROKER_UNAVAILABLE)
+        return None
+
+
+def _unavailable(request: HttpRequest, exc: Exception, title: str, message: str) -> HttpResponse:
     if request.headers.get("HX-Request") == "true":
-        response = HttpResponse(
-            DATABASE_UNAVAILABLE, status=503, content_type="text/plain; charset=utf-8"
-        )
+        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
     else:
         # No base template: its context (messages, the user) would ask the database again.
         response = HttpResponse(
-            render_to_string("errors/database_unavailable.html", {"message": DATABASE_UNAVAILABLE}),
+            render_to_string("errors/unavailable.html", {"title": title, "message": message}),
             status=503,
         )
     response["Retry-After"] = "5"
     log_response(
-        "Database unavailable: %s (%s)",
-        request.path,
-        exc,
-        response=response,
-        request=request,
-        level="error",
+        "%s: %s (%s)", title, request.path, exc, response=response, request=request, level="error"
     )
     return response
 

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Before the first query (LoginRequiredMiddleware reads the user): an outage is a 503.
     "memoryapp.middleware.DatabaseUnavailableMiddleware",
+    "memoryapp.middleware.BrokerUnavailableMiddleware",
     # Django's, except that public views (/healthz) never read the user: see its docstring.
     "memoryapp.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -116,6 +117,10 @@ DATABASE_URL = env.str(
 )
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0)
+# A database that hangs instead of refusing is an outage too: said (503) within seconds.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+    "DATABASE_CONNECT_TIMEOUT", 5
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str(
@@ -243,7 +248,8 @@ CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", 8000)
 # Tokens an answer may use, and tokens of the conversation's recent turns packed into the prompt.
 CHAT_ANSWER_MAX_TOKENS = env.int("CHAT_ANSWER_MAX_TOKENS", 512)
 CHAT_HISTORY_TOKENS = env.int("CHAT_HISTORY_TOKENS", 2048)
-# Budget of retrieved memory in the answer prompt (words and punctuation marks).
+# Budget of retrieved memory in the answer prompt (words and punctuation marks; a run without
+# spaces or CJK text counts its UTF-8 bytes, the most a byte-level tokenizer makes of it).
 CHAT_MEMORY_TOKENS = env.int("CHAT_MEMORY_TOKENS", 1024)
 # An answer whose worker has not marked progress for this long is retried (the worker
 # died); a worker marks it every 2 seconds, also while the model reads a long prompt.

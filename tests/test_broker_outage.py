@@ -22,8 +22,10 @@ from django.utils import timezone
 from memoryapp import jobs
 from memoryapp.celery import app as celery_app
 from memoryapp.devstack.services import EmbeddedRedis, free_port
+from memoryapp.llm import use_backend
+from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Conversation, Message
-from memoryapp.services.answering import answers_requeue_stale
+from memoryapp.services.answering import answer_generate, answers_requeue_stale
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,3 +125,40 @@ def test_an_answer_requeued_while_the_broker_is_down_stays_pending_for_the_next_
     )
     assert answers_requeue_stale() == 1
     assert _jobs_for(broker, settings.CHAT_QUEUE) == [repr((str(answer.pk),))]
+
+
+def test_stop_while_redis_is_down_gets_a_503_that_says_so_and_changes_nothing(
+    broker: EmbeddedRedis, alice: User, chat: Conversation, settings: Any
+) -> None:
+    settings.REDIS_URL = broker.url()
+    _, answer = factories.exchange(chat, "Tell me a story.", "", status=Message.Status.PENDING)
+    client = Client()
+    client.force_login(alice)
+    broker.stop()
+
+    response = client.post(f"/m/{answer.pk}/stop", headers={"HX-Request": "true"})
+
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/plain")
+    assert "unavailable" in response.content.decode()
+    answer.refresh_from_db()
+    assert answer.status == Message.Status.PENDING
+
+
+def test_an_answer_is_written_and_saved_while_redis_is_down(
+    broker: EmbeddedRedis, chat: Conversation, settings: Any
+) -> None:
+    # The stop flag and the chat-busy mark live in Redis; neither may fail the answer.
+    settings.REDIS_URL = broker.url()
+    _, answer = factories.exchange(chat, "Say hello.", "", status=Message.Status.PENDING)
+    broker.stop()
+
+    with use_backend(ScriptedBackend(["Hello there."])):
+        answer_generate(answer_id=answer.pk)
+
+    answer.refresh_from_db()
+    assert (answer.status, answer.content, answer.error) == (
+        Message.Status.DONE,
+        "Hello there.",
+        "",
+    )

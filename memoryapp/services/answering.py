@@ -405,4 +405,6 @@ def answers_requeue_stale() -> int:
             if updated:
                 jobs.answer_enqueue(answer_id=answer.pk)
         handled += updated
+    if handled:
+        answers_waiting_notify()  # re-queued answers go to the back, failed ones leave
     return handled

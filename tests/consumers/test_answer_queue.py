@@ -15,6 +15,7 @@ from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Conversation, Message
 from memoryapp.routing import websocket_urlpatterns
+from memoryapp.services.answer_control import answer_stop_request
 from memoryapp.services.conversations import message_send
 from memoryapp.tasks import answer_message
 from tests import factories
@@ -85,3 +86,23 @@ async def test_a_taken_answer_no_longer_says_it_waits() -> None:
     first_piece = next(i for i, f in enumerate(frames) if f'id="stream-{answer.pk}"' in f)
     assert removal < first_piece
     await tab.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_waiting_answer_stopped_moves_the_others_up() -> None:
+    alice = await sync_to_async(factories.user)("alice")
+    bob = await sync_to_async(factories.user)("bob")
+    bobs_chat = await sync_to_async(factories.conversation)(bob, BOB)
+    bobs = await _ask(bobs_chat, f"{BOB} one")
+    alices_chat = await sync_to_async(factories.conversation)(alice)
+    alices = await _ask(alices_chat, "Mine?")
+    alice_tab = await _listen(alice, alices_chat)
+
+    await sync_to_async(answer_stop_request)(answer=bobs)
+    frames = await _receive_until(alice_tab, f'id="waiting-{alices.pk}"')
+
+    assert "waiting: 1 answer ahead" not in frames[-1]
+    assert "answer ahead" not in frames[-1] and "answers ahead" not in frames[-1]
+    assert not any(BOB in frame or str(bobs.pk) in frame for frame in frames)
+    await alice_tab.disconnect()
