@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from memoryapp.devstack.services import EmbeddedRedis, free_port
 from tests.support.workers import WorkerProcess
 
 # alice (the owner) and bob (a member), their clients and their data.
@@ -26,6 +28,18 @@ def worker(transactional_db: None, worker_env: dict[str, str]) -> Iterator[Worke
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis server of the test's own, which it may stop and start (outage tests)."""
+    server = EmbeddedRedis(tmp_path / "redis", free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.is_running():
+            server.stop()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -10,7 +10,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from django.utils import timezone
 
 from memoryapp import jobs
 from memoryapp.celery import app as celery_app
-from memoryapp.devstack.services import EmbeddedRedis, free_port
+from memoryapp.devstack.services import EmbeddedRedis
 from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Conversation, Message
@@ -32,19 +31,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def broker(tmp_path: Path, settings: Any) -> Iterator[EmbeddedRedis]:
+def broker(own_redis: EmbeddedRedis, settings: Any) -> Iterator[EmbeddedRedis]:
     """A Redis of this test's own as Celery's broker, and a chat queue of its own on it."""
-    server = EmbeddedRedis(tmp_path / "redis", free_port())
-    server.start()
     settings.CHAT_QUEUE = f"test-outage-{uuid.uuid4().hex[:8]}"
     saved = celery_app.conf.broker_url
-    _use_broker(server.url())
+    _use_broker(own_redis.url())
     try:
-        yield server
+        yield own_redis
     finally:
         _use_broker(saved)
-        if server.is_running():
-            server.stop()
 
 
 def _use_broker(url: str) -> None:

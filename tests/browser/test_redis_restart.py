@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from memoryapp.devstack.services import EmbeddedRedis, free_port
+from memoryapp.devstack.services import EmbeddedRedis
 from memoryapp.models import Message
 from memoryapp.services.conversations import conversation_create
 from tests import factories
@@ -25,17 +24,6 @@ from tests.support.browser import WEBSOCKET_TRACKER, sign_in_with_cookie, wait_u
 from tests.support.webserver import WebServer
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path / "redis", free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.is_running():
-            server.stop()
 
 
 @pytest.fixture

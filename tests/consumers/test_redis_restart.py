@@ -10,8 +10,6 @@ from __future__ import annotations
 import copy
 import logging
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
-from memoryapp.devstack.services import EmbeddedRedis, free_port
+from memoryapp.devstack.services import EmbeddedRedis
 from memoryapp.routing import websocket_urlpatterns
 from memoryapp.services.notifications import conversation_notify
 from tests import factories
@@ -29,18 +27,12 @@ router = URLRouter(websocket_urlpatterns)
 
 
 @pytest.fixture
-def layer_redis(tmp_path: Path, settings: Any) -> Iterator[EmbeddedRedis]:
+def layer_redis(own_redis: EmbeddedRedis, settings: Any) -> EmbeddedRedis:
     """A Redis of this test's own behind the channel layer (the layer is rebuilt for it)."""
-    server = EmbeddedRedis(tmp_path / "redis", free_port())
-    server.start()
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-    layers["default"]["CONFIG"]["hosts"][0]["address"] = server.url()
+    layers["default"]["CONFIG"]["hosts"][0]["address"] = own_redis.url()
     settings.CHANNEL_LAYERS = layers
-    try:
-        yield server
-    finally:
-        if server.is_running():
-            server.stop()
+    return own_redis
 
 
 @pytest.fixture
