@@ -66,7 +66,12 @@ case "$role" in
         python manage.py migrate --noinput
         # While no account exists, print the one-time link that creates the owner.
         python manage.py owner_setup_link --base-url "${SITE_URL:-http://localhost:8000}"
-        exec daphne --proxy-headers -b 0.0.0.0 -p 8000 memoryapp.asgi:application "$@"
+        # X-Forwarded-For names the client only when a proxy of ours sets it; otherwise any
+        # client could claim any address (127.0.0.1 included) in it.
+        case "$(echo "${BEHIND_HTTPS_PROXY:-false}" | tr '[:upper:]' '[:lower:]')" in
+            true | 1 | yes | on) set -- --proxy-headers "$@" ;;
+        esac
+        exec daphne -b 0.0.0.0 -p 8000 "$@" memoryapp.asgi:application
         ;;
     worker-chat)
         wait_for_database

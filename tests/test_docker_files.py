@@ -193,3 +193,29 @@ def test_the_chat_worker_can_be_scaled() -> None:
 
     assert "container_name" not in chat and "ports" not in chat
     assert '--hostname "$queue@%h"' in (DOCKER_DIR / "entrypoint.sh").read_text()
+
+
+@pytest.mark.parametrize(
+    ("behind_proxy", "trusts_forwarded_headers"),
+    [("", False), ("false", False), ("true", True), ("1", True)],
+)
+def test_daphne_trusts_forwarded_headers_only_behind_a_proxy(
+    tmp_path: Path, behind_proxy: str, trusts_forwarded_headers: bool
+) -> None:
+    # Without a proxy in front, anyone could claim any address in X-Forwarded-For (and pass
+    # for 127.0.0.1, or out of the sign-in limits). Stand-ins for python and daphne record
+    # how the web role starts the server.
+    for program in ("python", "daphne"):
+        stand_in = tmp_path / program
+        stand_in.write_text(f'#!/bin/sh\necho "{program} $*" >> "{tmp_path}/calls"\n')
+        stand_in.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "BEHIND_HTTPS_PROXY": behind_proxy}
+
+    subprocess.run(
+        ["sh", str(DOCKER_DIR / "entrypoint.sh"), "web"], env=env, check=True, timeout=30
+    )
+
+    daphne = next(
+        c for c in (tmp_path / "calls").read_text().splitlines() if c.startswith("daphne")
+    )
+    assert ("--proxy-headers" in daphne.split()) is trusts_forwarded_headers
