@@ -15,7 +15,9 @@ The app itself never connects as the Postgres superuser: it has a role of its ow
 else, so neither a stolen app password nor an SQL injection reaches `COPY ... FROM PROGRAM`,
 other databases or other roles. The superuser (`url()`) is used by the devstack alone: to
 create the role, the database and the `vector` extension (which only a superuser may
-create), and to run migrations, whose objects it then hands to the app's role.
+create), and to hand to the role what an earlier version made as superuser. Migrations run
+as the role. In the app's database, which the role controls, the superuser's sessions see
+only pg_catalog: no function or operator the role defines can run with its rights.
 """
 
 from __future__ import annotations
@@ -297,16 +299,23 @@ class EmbeddedPostgres:
         return self.app_url(name)
 
     def hand_over(self, database: str) -> None:
-        """Give the app's role what the superuser made in `database` (by an earlier version,
-        or by migrations the devstack ran as superuser), after creating the extensions."""
+        """Give the app's role what an earlier version made as superuser in `database`, after
+        creating the extensions."""
         self._create_extensions(database)
-        with psycopg.connect(self.url(database), autocommit=True) as conn:
+        with self._superuser_in(database) as conn:
             for (statement,) in conn.execute(_HAND_OVER, {"role": APP_ROLE}).fetchall():
                 conn.execute(statement)
 
     def _create_extensions(self, database: str) -> None:
-        with psycopg.connect(self.url(database), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        with self._superuser_in(database) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+
+    def _superuser_in(self, database: str) -> psycopg.Connection[Any]:
+        """A superuser session in a database the app's role may have put functions in:
+        names resolve in pg_catalog alone, so none of those can stand in for a built-in."""
+        return psycopg.connect(
+            self.url(database), autocommit=True, options="-c search_path=pg_catalog,pg_temp"
+        )
 
 
 class EmbeddedRedis:

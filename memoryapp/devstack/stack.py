@@ -87,7 +87,7 @@ class EmbeddedServices:
         return cls(postgres=postgres, redis=redis)
 
     @contextlib.contextmanager
-    def running(self, *, stop_all: bool) -> Iterator[EmbeddedServices]:
+    def running(self, *, stop_all: bool) -> Iterator[None]:
         """Start what is not running; on exit stop what we started (or everything).
 
         The app's processes (children of this one) get the URLs of the app's role through
@@ -113,7 +113,7 @@ class EmbeddedServices:
             if self.redis is not None:
                 os.environ["REDIS_URL"] = self.redis.url()
             ready = True
-            yield self
+            yield
         finally:
             # Servers found running are ours to stop only once we came up with them.
             ours = [s for s in (self.redis, self.postgres) if s]
@@ -141,20 +141,10 @@ def _run_checked(command: Sequence[str], env: dict[str, str] | None = None) -> i
     return subprocess.run(command, cwd=PROJECT_DIR, env=env, check=False).returncode  # noqa: S603
 
 
-def _prepare_database(services: EmbeddedServices) -> None:
-    """Migrations (on the embedded Postgres as its superuser, who may create extensions, then
-    handing what they made to the app's role), then the static files."""
-    env = None
-    if services.postgres is not None:
-        env = {**os.environ, "DATABASE_URL": services.postgres.url(DATABASE_NAME)}
-    for args, args_env in (
-        (("migrate", "--noinput"), env),
-        (("collectstatic", "--noinput", "--verbosity", "0"), None),
-    ):
-        if _run_checked(_python("manage.py", *args), env=args_env) != 0:
+def _prepare_database() -> None:
+    for args in (("migrate", "--noinput"), ("collectstatic", "--noinput", "--verbosity", "0")):
+        if _run_checked(_python("manage.py", *args)) != 0:
             raise SystemExit(f"manage.py {args[0]} failed")
-    if services.postgres is not None:
-        services.postgres.hand_over(DATABASE_NAME)
 
 
 def processes(*, host: str, port: int, chat_workers: int = 1) -> dict[str, list[str]]:
@@ -214,8 +204,8 @@ def run(*, host: str, port: int, chat_workers: int = 1) -> int:
     from memoryapp.devstack.supervisor import Supervisor
 
     started_at = time.monotonic()
-    with _project_services().running(stop_all=True) as services:
-        _prepare_database(services)
+    with _project_services().running(stop_all=True):
+        _prepare_database()
         url_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         _run_checked(
             _python("manage.py", "owner_setup_link", "--base-url", f"http://{url_host}:{port}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
 
 import psycopg
@@ -136,3 +137,20 @@ def test_redis_refuses_a_client_without_the_password(tmp_path: Path) -> None:
         assert owner == os.geteuid() if os.geteuid() != 0 else owner != 0
     finally:
         server.stop()
+
+
+def test_an_extension_the_superuser_made_does_not_stop_the_apps_migrations(
+    postgres: EmbeddedPostgres,
+) -> None:
+    # A database from before migration 0011, made by the superuser, has pg_trgm, which that
+    # migration drops; the app's role cannot drop what the superuser owns.
+    postgres.start()
+    postgres.ensure_database("memoryapp")
+    with psycopg.connect(postgres.url("memoryapp"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_trgm")
+    drop_pg_trgm = import_module("memoryapp.migrations.0011_drop_pg_trgm").Migration.operations[0]
+
+    url = postgres.ensure_app_database("memoryapp")
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(drop_pg_trgm.sql)
