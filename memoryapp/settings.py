@@ -318,8 +318,11 @@ LOGOUT_REDIRECT_URL = "login"
 # passwords for one account from one address, or LOGIN_ADDRESS_FAILURE_LIMIT from one address
 # for any accounts, pause signing in from there for LOGIN_LOCKOUT_MINUTES (each new try
 # while paused starts the pause again); a successful sign-in starts the count again.
+# LOGIN_ACCOUNT_FAILURE_LIMIT for one account from any addresses pause signing in to it from
+# every address it has not signed in from before (memoryapp/login_attempts.py).
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", 20)
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15)
 AUTHENTICATION_BACKENDS = [
     # Refuses while paused; it authenticates nobody, but reads signed-in users like the next.
@@ -327,13 +330,14 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_HANDLER = "memoryapp.login_attempts.LoginAttemptHandler"
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address", "username"]
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "memoryapp.views.login_locked_out"
-# Failed attempts are kept (until their pause is over); successful sign-ins are not logged.
-AXES_DISABLE_ACCESS_LOG = True
+# Failed attempts are kept until their pause is over; successful sign-ins are logged (the
+# addresses each account has signed in from; `manage.py axes_reset_logs` prunes them).
+AXES_DISABLE_ACCESS_LOG = False
 
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", False)
 if env.bool("BEHIND_HTTPS_PROXY", False):

@@ -1,7 +1,9 @@
 """Sign-in attempts are limited (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one
 account from one address, or LOGIN_ADDRESS_FAILURE_LIMIT from one address for any accounts,
 pause signing in from there for LOGIN_LOCKOUT_MINUTES, on the sign-in page and the admin's,
-with a page that says so; a successful sign-in starts the count again."""
+with a page that says so; a successful sign-in starts the count again. LOGIN_ACCOUNT_FAILURE_LIMIT
+for one account from any addresses pause signing in to it from every address it has not been
+signed in from before."""
 
 from __future__ import annotations
 
@@ -83,6 +85,46 @@ def test_an_address_trying_many_accounts_is_paused_for_all_of_them() -> None:
 
     _assert_locked_out(_sign_in("bob", PASSWORD), username="bob")
     assert _sign_in("bob", PASSWORD, address=ELSEWHERE).status_code == 302
+
+
+def _guess_from_many_addresses(times: int, username: str = "alice") -> list[Response]:
+    """Wrong passwords for one account, from ever new addresses, each staying under the limits
+    for one address (as from a botnet, or with a faked X-Forwarded-For behind a proxy)."""
+    per_address = settings.LOGIN_FAILURE_LIMIT - 1
+    return [
+        _sign_in(username, "wrong password", address=f"203.0.113.{n // per_address}")
+        for n in range(times)
+    ]
+
+
+def test_one_account_guessed_from_many_addresses_is_paused_from_new_addresses() -> None:
+    factories.user("alice")
+    factories.user("bob")
+
+    *before, last = _guess_from_many_addresses(settings.LOGIN_ACCOUNT_FAILURE_LIMIT)
+
+    assert {r.status_code for r in before} == {200}
+    _assert_locked_out(last)
+    _assert_locked_out(_sign_in("alice", PASSWORD, address="192.0.2.1"))
+    assert _sign_in("bob", PASSWORD, address="192.0.2.1").status_code == 302
+
+
+def test_the_owner_still_signs_in_from_where_they_have_signed_in_before() -> None:
+    factories.user("alice")
+    assert _sign_in("alice", PASSWORD).status_code == 302
+
+    _guess_from_many_addresses(settings.LOGIN_ACCOUNT_FAILURE_LIMIT)
+
+    assert _sign_in("alice", PASSWORD).status_code == 302
+    _assert_locked_out(_sign_in("alice", PASSWORD, address=ELSEWHERE))
+
+
+def test_from_where_the_owner_has_signed_in_the_limit_per_account_and_address_still_holds() -> None:
+    factories.user("alice")
+    assert _sign_in("alice", PASSWORD).status_code == 302
+    _guess_from_many_addresses(settings.LOGIN_ACCOUNT_FAILURE_LIMIT)
+
+    _assert_locked_out(_fail(settings.LOGIN_FAILURE_LIMIT)[-1])
 
 
 def test_a_successful_sign_in_starts_the_count_again() -> None:
