@@ -90,8 +90,17 @@ class Utf8FormMiddleware(MiddlewareMixin):
 
 
 # Raised by every query when the database cannot be reached (down, restarting, refusing
-# connections), and by a connection that broke under a request.
+# connections), and by a connection that broke under a request; also, from a database that
+# is up, by a failed statement (timeout, deadlock), which `_is_outage` tells apart.
 DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+# SQLSTATE classes of an unreachable server: connection exceptions, operator intervention
+# (shutting down, restarting). Errors raised before the server answered carry none.
+OUTAGE_SQLSTATE_PREFIXES = ("08", "57P")
+
+
+def _is_outage(exc: Exception) -> bool:
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(OUTAGE_SQLSTATE_PREFIXES)
 DATABASE_UNAVAILABLE = "The database is unavailable, so nothing was saved. Try again in a moment."
 
 
@@ -125,11 +134,13 @@ class DatabaseUnavailableMiddleware:
         try:
             request.user.is_authenticated  # noqa: B018 - loads the user, the first query
         except DATABASE_UNAVAILABLE_ERRORS as exc:
+            if not _is_outage(exc):
+                raise
             return database_unavailable(request, exc)
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, DATABASE_UNAVAILABLE_ERRORS):
+        if isinstance(exception, DATABASE_UNAVAILABLE_ERRORS) and _is_outage(exception):
             return database_unavailable(request, exception)
         return None
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import OperationalError, connections
+from django.db import OperationalError, connection, connections, transaction
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
@@ -96,3 +96,19 @@ def test_a_query_of_the_view_itself_that_fails_is_a_503_too() -> None:
     assert response.status_code == 503
     assert response.content.decode() == SAID
     assert middleware.process_exception(request, ValueError("a bug")) is None
+
+
+def test_a_failed_query_of_a_reachable_database_is_not_called_an_outage() -> None:
+    # A statement timeout (or a deadlock) is an OperationalError too, but the database is up
+    # and may have saved part of the request: "nothing was saved" would be untrue.
+    middleware = DatabaseUnavailableMiddleware(lambda request: HttpResponse())
+    request = RequestFactory().post("/c/x/messages", headers={"HX-Request": "true"})
+    with (
+        pytest.raises(OperationalError) as timed_out,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL statement_timeout = 1")
+        cursor.execute("SELECT pg_sleep(1)")
+
+    assert middleware.process_exception(request, timed_out.value) is None
