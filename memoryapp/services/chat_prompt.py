@@ -118,7 +118,16 @@ def chat_prompt_build(
     free = room - reserved - REPLY_OVERHEAD_TOKENS
     bare = _system(today, AnswerContext(turns=[]))
     turns = [_as_prompt_turn(turn) for turn in context.turns]
-    turns_room = min(history_tokens, free - _cost(bare, count_tokens))
+    after_system = free - _cost(bare, count_tokens)
+    if after_system < MIN_QUESTION_TOKENS + PER_MESSAGE_OVERHEAD_TOKENS:
+        raise PromptTooLong(
+            f"The model's context window leaves room for about {room} tokens of prompt, and "
+            "its instructions alone take most of that: raise LLM_CONTEXT_SIZE or lower "
+            "CHAT_ANSWER_MAX_TOKENS.",
+            prompt_tokens=room - after_system,
+            limit=room,
+        )
+    turns_room = min(history_tokens, after_system)
     if turns and turns_room < MIN_QUESTION_TOKENS + PER_MESSAGE_OVERHEAD_TOKENS:
         question = _cost(turns[-1], count_tokens)
         if question > turns_room:

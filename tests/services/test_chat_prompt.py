@@ -215,3 +215,13 @@ def test_prompt_starts_with_the_system_prompt_and_carries_memories() -> None:
     assert "[1] Fact: Has a dog named Pixel" in prompt[0]["content"]
     assert "a nurse in Lisbon" in prompt[0]["content"]
     assert "Today is" in prompt[0]["content"]
+
+
+def test_a_context_window_too_small_for_the_system_prompt_is_said_to_be_the_setting() -> None:
+    # Not the person's message: any message would fail; the error names what to change.
+    context = AnswerContext(turns=[said("Hi")])
+
+    with pytest.raises(PromptTooLong, match="LLM_CONTEXT_SIZE") as refused:
+        chat_prompt_build(context=context, history_tokens=2048, room=300, count_tokens=utf8_bytes)
+
+    assert "message is too long" not in str(refused.value)
