@@ -10,6 +10,7 @@ import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from memoryapp.middleware import DATABASE_UNAVAILABLE_ERRORS
 from memoryapp.selectors.conversations import conversation_exists_for
 from memoryapp.services.notifications import conversation_group, user_group
 
@@ -23,6 +24,25 @@ CLOSE_TRY_AGAIN_LATER = 1013
 CHANNEL_LAYER_ERRORS = (redis.RedisError, OSError)
 
 logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailableClose:
+    """Wraps Channels' AuthMiddlewareStack, which reads the signed-in user from the database
+    before any route (and the consumers, which authorise with it): while the database is down,
+    the handshake is closed as "try again later" (the page tries again with its back-off) with
+    a one-line warning, instead of a 500 and a traceback for every attempt of every tab."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.inner(scope, receive, send)
+        except DATABASE_UNAVAILABLE_ERRORS as exc:
+            logger.warning(
+                "websocket refused, the database is unavailable: %s", " ".join(str(exc).split())
+            )
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
