@@ -24,13 +24,14 @@ from memoryapp.devstack.services import EmbeddedPostgres, EmbeddedRedis
 
 T = TypeVar("T")
 
-# Short answers from whatever model is configured; frequent heartbeats, so /healthz notices a
-# dead worker within seconds.
-DRILL_ENV = {"CHAT_ANSWER_MAX_TOKENS": "16", "WORKER_HEARTBEAT_SECONDS": "1"}
+# Answers long enough to be interrupted, short enough for a drill; frequent heartbeats, so
+# /healthz notices a dead worker within seconds.
+DRILL_ENV = {"CHAT_ANSWER_MAX_TOKENS": "96", "WORKER_HEARTBEAT_SECONDS": "1"}
 FIRST_START_SECONDS = 600
 RECOVERY_SECONDS = 120
 OUTAGE_SECONDS = 30
 QUESTION = "Say hello."
+LONG_QUESTION = "Tell me a long story about a lighthouse keeper and the sea."
 
 
 @dataclass
@@ -91,6 +92,23 @@ class Drill:
         )
         self._answer(f"after the {name} kill")
 
+    def kill_mid_answer(self) -> None:
+        """kill -9 the chat worker while it writes an answer: the answer must come back."""
+        sent = self._send(LONG_QUESTION)
+        if not sent.answer:
+            raise StackError(f"the question was not taken: {sent.summary}")
+        _wait("the answer to stream", lambda: self._status(sent.answer) == "streaming", 120)
+        killed = self.stack.pid_of("chat")
+        if killed is None:
+            raise StackError("no chat process found")
+        clock = _Clock.start()
+        os.kill(killed, signal.SIGKILL)
+        status = _wait("the interrupted answer", lambda: self._finished(sent.answer), 180)
+        self.say(
+            f"kill -9 chat (pid {killed}) while it wrote an answer: the answer was taken up "
+            f"again and {status} {clock.seconds:.1f}s after the kill"
+        )
+
     def restart_redis(self) -> None:
         redis = EmbeddedRedis(self.stack.var_dir / "redis", self.stack.redis_port)
         with self._outage("Redis", redis.stop, redis.start) as sent:
@@ -143,12 +161,14 @@ class Drill:
             f"  an answer {when}: {status} in {clock.seconds:.1f}s ({streamed} streamed pieces)"
         )
 
-    def _finished(self, answer: str) -> str | None:
+    def _status(self, answer: str) -> str:
         status, _, body = self.visitor.get(f"/m/{answer}/")
         found = re.search(rf'id="msg-{answer}" class="[^"]*status-(\w+)', body)
-        if status == 200 and found and found[1] in ("done", "failed", "stopped"):
-            return found[1]
-        return None
+        return found[1] if status == 200 and found else ""
+
+    def _finished(self, answer: str) -> str | None:
+        status = self._status(answer)
+        return status if status in ("done", "failed", "stopped") else None
 
     def _new_pid(self, name: str, killed: int) -> int | None:
         pid = self.stack.pid_of(name)
@@ -193,6 +213,7 @@ def fault_drill(say: Callable[[str], None], *, keep: bool = False) -> int:
         drill = Drill(stack, say)
         try:
             drill.start()
+            drill.kill_mid_answer()
             for name in ("chat", "memory", "web", "beat"):
                 drill.kill(name)
             drill.restart_redis()
