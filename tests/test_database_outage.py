@@ -7,36 +7,20 @@ when Postgres is stopped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from django.contrib.auth.models import User
-from django.db import OperationalError, connection, connections, transaction
+from django.db import OperationalError, connection, transaction
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
-from memoryapp.devstack.services import free_port
 from memoryapp.middleware import DatabaseUnavailableMiddleware
 from memoryapp.models import Conversation, Message
 from tests import factories
+from tests.support.database import database_down
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SAID = "The database is unavailable, so nothing was saved. Try again in a moment."
-
-
-@contextmanager
-def database_down() -> Iterator[None]:
-    connection = connections["default"]
-    port = connection.settings_dict["PORT"]
-    connection.close()
-    connection.settings_dict["PORT"] = str(free_port())
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict["PORT"] = port
 
 
 @pytest.fixture

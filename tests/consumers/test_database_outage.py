@@ -18,7 +18,7 @@ from django.test import Client
 from memoryapp.asgi import application
 from memoryapp.consumers import CLOSE_TRY_AGAIN_LATER
 from tests import factories
-from tests.test_database_outage import database_down
+from tests.support.database import database_down
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
