@@ -27,13 +27,15 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from memoryapp.redis_clients import redis_client
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "memoryapp:worker:"
 
 
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return redis_client(settings.REDIS_URL)
 
 
 @dataclass
@@ -111,35 +113,64 @@ def answer_heartbeat_seconds() -> float:
     return min(2.0, settings.CHAT_STALE_ANSWER_SECONDS / 5)
 
 
+@dataclass
+class AnswerLease:
+    """A worker's hold on the answer it generates: the attempt it claimed (None until it has
+    claimed it), and `lost`, set when the answer was taken back (re-queued by the sweep while
+    the worker could not mark it, and maybe claimed by another worker)."""
+
+    answer_id: UUID
+    attempts: int | None = None
+    lost: threading.Event = field(default_factory=threading.Event)
+
+
 @contextlib.contextmanager
-def answer_heartbeat(*, answer_id: UUID) -> Iterator[None]:
-    """Within the block, the answer is marked alive while it is `streaming`."""
+def answer_heartbeat(*, answer_id: UUID) -> Iterator[AnswerLease]:
+    """Within the block, the answer is marked alive while this worker's attempt holds it;
+    the lease says when it no longer does."""
+    lease = AnswerLease(answer_id=answer_id)
     stopped = threading.Event()
     beat = threading.Thread(
         target=_mark_answer_alive,
-        args=(answer_id, answer_heartbeat_seconds(), stopped),
+        args=(lease, answer_heartbeat_seconds(), stopped),
         name=f"memoryapp-answer-heartbeat-{answer_id}",
         daemon=True,
     )
     beat.start()
     try:
-        yield
+        yield lease
     finally:
         stopped.set()
         beat.join(timeout=10)
 
 
-def _mark_answer_alive(answer_id: UUID, every: float, stopped: threading.Event) -> None:
-    from memoryapp.models import Message
-
+def _mark_answer_alive(lease: AnswerLease, every: float, stopped: threading.Event) -> None:
     try:
         while not stopped.wait(every):
+            attempts = lease.attempts
+            if attempts is None:
+                continue  # not claimed (yet)
             try:
-                Message.objects.filter(pk=answer_id, status=Message.Status.STREAMING).update(
-                    in_flight_since=timezone.now()
-                )
+                marked = _answer_mark(lease.answer_id, attempts)
             except DatabaseError as exc:
-                logger.warning("could not mark answer %s alive: %s", answer_id, exc)
+                logger.warning("could not mark answer %s alive: %s", lease.answer_id, exc)
                 connection.close()  # broken: the next beat connects again
+                continue
+            if not marked:
+                # Finished meanwhile, or taken back: the generation tells which.
+                logger.info("answer %s is no longer this worker's to mark", lease.answer_id)
+                lease.lost.set()
+                return
     finally:
         connection.close()  # this thread's own
+
+
+def _answer_mark(answer_id: UUID, attempts: int) -> bool:
+    """Mark the answer alive; False when it is no longer the attempt this worker claimed."""
+    from memoryapp.models import Message
+
+    return bool(
+        Message.objects.filter(
+            pk=answer_id, status=Message.Status.STREAMING, attempts=attempts
+        ).update(in_flight_since=timezone.now())
+    )

@@ -18,6 +18,16 @@ pending, and the stale-answer sweep (`answers_requeue_stale`) queues it once the
 back. To tell such an answer from one waiting its turn, the broker's Redis keeps the ids of
 the answers whose jobs it holds (`answers_queued`); it loses them with the jobs themselves
 when it restarts without its data.
+
+The record lives beside the jobs and follows them: written only after the send succeeded
+(so no record without a job, whatever fails), removed when a worker has run the job. A record
+therefore means the broker holds the job, however long it waits its turn (a job waits in its
+list without a time limit; one a worker took and never finished is redelivered by the broker
+after the visibility timeout), so it is trusted without an age limit: an answer waiting an
+hour is not taken for lost and sent to the back. A record can outlive its job only when a
+worker ran it and could not remove it (Redis unreachable just then, or the worker was
+quicker than the record); its answer was claimed by then, and an answer queued again gets a
+new record.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import redis
 from django.conf import settings
 
 from memoryapp.celery import app as celery_app
+from memoryapp.redis_clients import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +65,7 @@ def answer_enqueue(*, answer_id: UUID) -> bool:
     Returns False, without raising, when the broker could not be reached: the answer stays
     pending and the stale-answer sweep queues it once the broker is back.
     """
-    noted = False
     try:
-        if not celery_app.conf.task_always_eager:
-            # Noted before the job exists, so that a worker taking it at once removes the
-            # note. Not noted, not sent: the broker's Redis is down, and a send would only
-            # wait longer.
-            _queued_answers().zadd(QUEUED_ANSWERS_KEY, {str(answer_id): time.time()})
-            noted = True
         _send(ANSWER, str(answer_id))
     except BROKER_ERRORS as exc:
         logger.warning(
@@ -70,10 +74,14 @@ def answer_enqueue(*, answer_id: UUID) -> bool:
             answer_id,
             exc,
         )
-        if noted:
-            with contextlib.suppress(*BROKER_ERRORS):
-                _queued_answers().zrem(QUEUED_ANSWERS_KEY, str(answer_id))
         return False
+    if not celery_app.conf.task_always_eager:
+        try:
+            _queued_answers().zadd(QUEUED_ANSWERS_KEY, {str(answer_id): time.time()})
+        except BROKER_ERRORS as exc:
+            # The job is queued; the sweep, not seeing the record, queues it once more, and
+            # the second job finds the answer taken.
+            logger.warning("could not note that answer %s is queued: %s", answer_id, exc)
     return True
 
 
@@ -89,21 +97,16 @@ def answer_job_done(*, answer_id: UUID | str) -> None:
 
 def answers_queued(answer_ids: Collection[UUID]) -> set[UUID]:
     """Those of `answer_ids` whose job the broker holds, waiting for a worker or taken by
-    one. A job older than the broker's visibility timeout counts as lost (the broker would
-    deliver it again by then)."""
+    one (see the module's docstring)."""
     if not answer_ids:
         return set()
     ids = list(answer_ids)
     queued_at = _queued_answers().zmscore(QUEUED_ANSWERS_KEY, [str(i) for i in ids])
-    oldest = time.time() - settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-    return {i for i, at in zip(ids, queued_at, strict=True) if at is not None and at > oldest}
+    return {i for i, at in zip(ids, queued_at, strict=True) if at is not None}
 
 
 def _queued_answers() -> redis.Redis:
-    # Short timeouts: a hung Redis holds a person's send for at most this long.
-    return redis.Redis.from_url(
-        celery_app.conf.broker_url, socket_timeout=2, socket_connect_timeout=2
-    )
+    return redis_client(celery_app.conf.broker_url)
 
 
 def ingestion_enqueue(*, conversation_id: UUID, final: bool = False) -> None:

@@ -62,9 +62,9 @@ def _unless_gone(job: Callable[[], T], *, what: str, exists: Callable[[], bool])
 )
 def answer_message(answer_id: str) -> None:
     try:
-        with answer_heartbeat(answer_id=UUID(answer_id)):
+        with answer_heartbeat(answer_id=UUID(answer_id)) as lease:
             answer = _unless_gone(
-                lambda: answer_generate(answer_id=UUID(answer_id)),
+                lambda: answer_generate(answer_id=UUID(answer_id), lease=lease),
                 what=f"answer {answer_id}",
                 exists=Message.objects.filter(pk=answer_id).exists,
             )

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from memoryapp.models import Message
+from memoryapp.redis_clients import redis_client
 from memoryapp.services.answer_queue import answers_waiting_notify
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def _unless_redis_is_down(fallback: R) -> Callable[[Callable[P, R]], Callable[P,
 
 
 def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return redis_client(settings.REDIS_URL)
 
 
 def _stop_key(answer_id: object) -> str:

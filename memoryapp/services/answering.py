@@ -3,6 +3,9 @@
 Runs in the `chat` worker. Idempotent: only a `pending` answer can be claimed, so a redelivered
 job finds it taken or finished and does nothing. A worker that dies mid-answer leaves it
 `streaming` with a stale `in_flight_since`; `answers_requeue_stale` puts it back in the queue.
+A worker that was only cut off (from the database, for longer than the stale period) finds
+its answer taken back at its next save or heartbeat, or at the end: every write is
+conditional on the attempt it claimed, so it stops and never overwrites the next attempt.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Case, F, TextField, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
 
 from memoryapp import jobs
+from memoryapp.heartbeats import AnswerLease
 from memoryapp.llm import LLM, LLMError, LLMTimeout, get_llm
 from memoryapp.llm import Message as PromptMessage
 from memoryapp.models import Citation, Message
@@ -52,7 +57,8 @@ logger = logging.getLogger(__name__)
 
 # Pieces are sent to the browser at most this often (the first one at once).
 FLUSH_SECONDS = 0.05
-# The partial answer is saved this often, which also tells the sweeper the worker is alive.
+# The partial answer is saved this often, so a page loaded mid-answer shows most of it (the
+# heartbeat thread, not this, tells the sweeper the worker is alive).
 SAVE_SECONDS = 1.0
 STOP_CHECK_SECONDS = 0.2
 
@@ -85,11 +91,16 @@ def answer_claim(*, answer_id: UUID) -> Message | None:
     return Message.objects.select_related("conversation", "owner").get(pk=answer_id)
 
 
+class _AnswerTakenBack(Exception):
+    """The answer is no longer this worker's attempt (see the module's docstring)."""
+
+
 class _Relay:
     """Collects streamed pieces, forwards them to the browser in small batches, saves progress."""
 
-    def __init__(self, answer: Message, *, kept: str = "") -> None:
+    def __init__(self, answer: Message, *, lease: AnswerLease, kept: str = "") -> None:
         self.answer = answer
+        self.lease = lease
         # A continuation's earlier text. Only the new text is streamed (into a placeholder
         # below the earlier text), and the saved text stays the earlier one until the
         # answer is finished: a page loaded meanwhile shows both parts without overlap.
@@ -100,13 +111,15 @@ class _Relay:
         self._last_flush = self._last_save = self._last_stop_check = time.monotonic()
 
     def add(self, piece: str) -> None:
+        if self.lease.lost.is_set():
+            raise _AnswerTakenBack
         self.text += piece
         self._unsent += piece
         now = time.monotonic()
-        if not self._sent_any or now - self._last_flush >= FLUSH_SECONDS:
-            self.flush()
         if now - self._last_save >= SAVE_SECONDS:
             self._save_progress()
+        if not self._sent_any or now - self._last_flush >= FLUSH_SECONDS:
+            self.flush()
 
     def flush(self) -> None:
         if not self._unsent:
@@ -130,14 +143,14 @@ class _Relay:
         return continuation_join(self.kept, self.text) if self.kept else self.text
 
     def _save_progress(self) -> None:
-        self.flush()
-        chat_busy_mark()
         progress: dict[str, Any] = {"in_flight_since": timezone.now()}
         if not self.kept:
             progress["content"] = self.text
-        Message.objects.filter(pk=self.answer.pk, status=Message.Status.STREAMING).update(
-            **progress
-        )
+        if not _this_attempt(self.answer).update(**progress):
+            self.lease.lost.set()
+            raise _AnswerTakenBack
+        self.flush()
+        chat_busy_mark()
         self._last_save = time.monotonic()
 
     def stop_requested(self) -> bool:
@@ -254,12 +267,34 @@ def _store_citations(answer: Message, context: AnswerContext) -> None:
     )
 
 
-def answer_generate(*, answer_id: UUID) -> Message | None:
-    """Generate, stream and store one answer. Returns it, or None if it was not claimable."""
+def _this_attempt(answer: Message) -> Any:
+    """The answer's row while it is still the attempt `answer` claimed."""
+    return Message.objects.filter(
+        pk=answer.pk, status=Message.Status.STREAMING, attempts=answer.attempts
+    )
+
+
+def _taken_back(answer: Message) -> None:
+    """None, said in the log, for an answer taken back from this worker; a deleted one
+    raises, as a missing row does everywhere in a job."""
+    if not Message.objects.filter(pk=answer.pk).exists():
+        raise Message.DoesNotExist(f"answer {answer.pk} was deleted while it was written")
+    logger.warning(
+        "answer %s was taken back while this worker wrote it (re-queued after its marks "
+        "stopped); what this worker wrote is dropped",
+        answer.pk,
+    )
+
+
+def answer_generate(*, answer_id: UUID, lease: AnswerLease | None = None) -> Message | None:
+    """Generate, stream and store one answer. Returns it, or None if it was not claimable or
+    was taken back meanwhile. `lease` is the worker's heartbeat's, if it has one."""
     answer = answer_claim(answer_id=answer_id)
     if answer is None:
         logger.info("answer %s is not pending; nothing to do", answer_id)
         return None
+    lease = lease or AnswerLease(answer_id=answer_id)
+    lease.attempts = answer.attempts
     answer_waiting_end(answer=answer)
     # Continuing a cut answer: the claim kept its text, the model writes the rest.
     continuing = answer.finish_reason == CUT and answer.content != ""
@@ -273,7 +308,7 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
             )
         return _finish(answer, text="", result=_Result(Message.Status.STOPPED), llm=None)
     llm = get_llm()
-    relay = _Relay(answer, kept=answer.content if continuing else "")
+    relay = _Relay(answer, lease=lease, kept=answer.content if continuing else "")
     context: AnswerContext | None = None
     chat_busy_mark()
     try:
@@ -286,6 +321,9 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
             context = prompt.context
             answer.note = _question_note(prompt) or answer.note
             result = _generate(llm, relay, prompt.messages)
+    except _AnswerTakenBack:
+        _taken_back(answer)
+        return None
     except LLMError as exc:
         logger.warning("answer %s failed: %s", answer.pk, exc)
         result = _Result(Message.Status.FAILED, f"The model could not answer: {exc}")
@@ -298,10 +336,9 @@ def answer_generate(*, answer_id: UUID) -> Message | None:
     text = relay.whole_text
     if continuing:
         result = _continuation_result(result, earlier_tokens=answer.token_count)
-    answer.content = text
-    if not continuing or relay.text:  # a continuation that added nothing keeps its citations
-        _store_citations(answer, context or AnswerContext(turns=[]))
-    return _finish(answer, text=text, result=result, llm=llm)
+    # A continuation that added nothing keeps its citations.
+    citations = context or AnswerContext(turns=[]) if not continuing or relay.text else None
+    return _finish(answer, text=text, result=result, llm=llm, citations=citations)
 
 
 def _continuation_result(result: _Result, *, earlier_tokens: int | None) -> _Result:
@@ -316,21 +353,42 @@ def _continuation_result(result: _Result, *, earlier_tokens: int | None) -> _Res
     return replace(result, cut_tokens=None)
 
 
-def _finish(answer: Message, *, text: str, result: _Result, llm: LLM | None) -> Message:
-    """Save the finished answer and send it, rendered, to the conversation's tabs."""
+def _finish(
+    answer: Message,
+    *,
+    text: str,
+    result: _Result,
+    llm: LLM | None,
+    citations: AnswerContext | None = None,
+) -> Message | None:
+    """Save the finished answer (with `citations`, unless None) and send it, rendered, to the
+    conversation's tabs. None, and nothing saved, when it was taken back meanwhile."""
     answer.content = text
     answer.status = result.status
     answer.error = result.error
     answer.finish_reason = result.finish_reason
     answer.finished_at = timezone.now()
     answer.in_flight_since = None
-    fields = ["content", "status", "error", "note", "finish_reason", "finished_at"]
-    fields += ["in_flight_since"]
+    fields = [
+        "content",
+        "status",
+        "error",
+        "note",
+        "finish_reason",
+        "finished_at",
+        "in_flight_since",
+    ]
     if llm is not None:
         answer.model_name = _model_name(llm)
         answer.token_count = _count(llm, text) if result.cut_tokens is None else result.cut_tokens
         fields += ["model_name", "token_count"]
-    answer.save(update_fields=fields)
+    with transaction.atomic():
+        saved = _this_attempt(answer).update(**{name: getattr(answer, name) for name in fields})
+        if saved and citations is not None:
+            _store_citations(answer, citations)
+    if not saved:
+        _taken_back(answer)
+        return None
     answer_stop_clear(answer_id=answer.pk)
     conversation_notify(
         conversation_id=answer.conversation_id,
@@ -375,7 +433,7 @@ def answers_requeue_stale() -> int:
         answers.filter(
             status=Message.Status.PENDING,
             in_flight_since__lt=now - timedelta(seconds=LOST_JOB_GRACE_SECONDS),
-        )
+        ).order_by("in_flight_since", "pk")  # re-queued first come, first served
     )
     queued = jobs.answers_queued([answer.pk for answer in pending])
     stale = [
