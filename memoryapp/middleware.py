@@ -101,6 +101,8 @@ OUTAGE_SQLSTATE_PREFIXES = ("08", "57P")
 def _is_outage(exc: Exception) -> bool:
     sqlstate = getattr(exc.__cause__, "sqlstate", None)
     return sqlstate is None or sqlstate.startswith(OUTAGE_SQLSTATE_PREFIXES)
+
+
 DATABASE_UNAVAILABLE = "The database is unavailable, so nothing was saved. Try again in a moment."
 
 
