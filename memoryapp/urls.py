@@ -19,6 +19,7 @@ urlpatterns = [
     path("m/<uuid:message_id>/retry", views.answer_retry, name="answer_retry"),
     path("m/<uuid:message_id>/continue", views.answer_continue, name="answer_continue"),
     path("search", views.conversation_search, name="conversation_search"),
+    path("memory/", views.memory_page, name="memory"),
     path(
         "memory/changesets/<uuid:changeset_id>/undo",
         views.changeset_undo,

@@ -30,6 +30,7 @@ from memoryapp.selectors import accounts as account_selectors
 from memoryapp.selectors import citations as citation_selectors
 from memoryapp.selectors import conversations as conversation_selectors
 from memoryapp.selectors import memory as memory_selectors
+from memoryapp.selectors import memory_page as memory_page_selectors
 from memoryapp.selectors.health import chat_model_status, health_problems, system_health
 from memoryapp.selectors.help import readme_section
 from memoryapp.services import accounts, conversations
@@ -425,3 +426,18 @@ def help_models(request: HttpRequest) -> HttpResponse:
         "help/models.html",
         {"section": readme_section(MODEL_HELP_SECTION), "model": chat_model_status()},
     )
+
+
+@require_GET
+def memory_page(request: AuthenticatedRequest) -> HttpResponse:
+    """What the system remembers about the person, read-only, with where it learned it."""
+    owner = request.user
+    context = {
+        "counts": memory_page_selectors.memory_counts(owner=owner),
+        "llm_stages_on": memory_page_selectors.memory_llm_stages_on(),
+        "profile": memory_page_selectors.profile_get(owner=owner),
+        "fact_groups": memory_page_selectors.current_facts(owner=owner),
+        "past_facts": memory_page_selectors.past_facts(owner=owner),
+        "topics": memory_page_selectors.topics_page(owner=owner, number=request.GET.get("page")),
+    }
+    return render(request, "memory/memory.html", context)
