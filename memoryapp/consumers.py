@@ -6,13 +6,16 @@ import logging
 from typing import Any
 from uuid import UUID
 
-import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from memoryapp.middleware import DATABASE_UNAVAILABLE_ERRORS
 from memoryapp.selectors.conversations import conversation_exists_for
-from memoryapp.services.notifications import conversation_group, user_group
+from memoryapp.services.notifications import (
+    CHANNEL_LAYER_ERRORS,
+    conversation_group,
+    user_group,
+)
 
 # Application close codes (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
@@ -20,8 +23,6 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 # The standard code for "Try Again Later" (RFC 6455 registry).
 CLOSE_TRY_AGAIN_LATER = 1013
-# What the channel layer raises while its Redis is down or restarting.
-CHANNEL_LAYER_ERRORS = (redis.RedisError, OSError)
 
 logger = logging.getLogger(__name__)
 

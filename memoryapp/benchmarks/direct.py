@@ -10,9 +10,10 @@ from django.conf import settings
 from memoryapp.benchmarks import BenchError
 from memoryapp.benchmarks.timing import Timing
 from memoryapp.llm import LLM, Message
+from memoryapp.llm.prompting import prompt_room
 from memoryapp.models import Message as ChatMessage
 from memoryapp.retrieval import context_for_answer
-from memoryapp.services.chat_prompt import chat_prompt_build, prompt_room
+from memoryapp.services.chat_prompt import chat_prompt_build
 
 
 def worker_prompt(*, llm: LLM, answer: ChatMessage, max_tokens: int) -> list[Message]:

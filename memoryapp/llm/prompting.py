@@ -65,11 +65,17 @@ class FittedPrompt:
         return [index for index, _ in self.shown]
 
 
+def prompt_room(*, context_size: int, answer_tokens: int) -> int:
+    """The tokens a prompt may have: the context window less the answer's cap."""
+    return context_size - min(answer_tokens, context_size)
+
+
 def one_message_room(*, context_size: int, max_tokens: int) -> int:
     """The tokens a prompt of one message may have so that the adapter leaves `max_tokens`
     for the reply (it counts the chat template's tokens as TOKENS_PER_MESSAGE and
     TOKENS_PER_REPLY)."""
-    return context_size - min(max_tokens, context_size) - TOKENS_PER_MESSAGE - TOKENS_PER_REPLY
+    room = prompt_room(context_size=context_size, answer_tokens=max_tokens)
+    return room - TOKENS_PER_MESSAGE - TOKENS_PER_REPLY
 
 
 def prompt_within(

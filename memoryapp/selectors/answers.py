@@ -39,7 +39,7 @@ class Waiting:
 
 # The chat queue is first in, first out: answers are taken in the order they were queued
 # (`in_flight_since` of a pending answer), ties broken the same way everywhere.
-_QUEUE_ORDER = ("in_flight_since", "pk")
+QUEUE_ORDER = ("in_flight_since", "pk")
 
 
 def _answers(status: Message.Status) -> Q:
@@ -56,7 +56,7 @@ def answers_waiting() -> list[Waiting]:
     streaming = Message.objects.filter(_answers(Message.Status.STREAMING)).count()
     pending = (
         Message.objects.filter(_answers(Message.Status.PENDING))
-        .order_by(*_QUEUE_ORDER)
+        .order_by(*QUEUE_ORDER)
         .values_list("pk", "conversation_id")
     )
     return [

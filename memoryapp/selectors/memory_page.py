@@ -13,6 +13,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from memoryapp.llm.models import describe_model
 from memoryapp.models import Fact, JobStatus, Message, Profile, Segment
+from memoryapp.services.memory.model_access import llm_stages_on
 
 TOPICS_PER_PAGE = 20
 # The timeline of past facts shows the latest ones only.
@@ -55,11 +56,9 @@ def memory_counts(*, owner: User) -> MemoryCounts:
 
 
 def memory_llm_stages_on() -> bool:
-    """Whether memory's LLM stages run, decided as the memory worker decides it
-    (`model_access.memory_llm_enabled`), from the settings, without loading the model."""
-    if settings.MEMORY_LLM in ("on", "off"):
-        return bool(settings.MEMORY_LLM == "on")
-    return describe_model().source != "demo"
+    """Whether memory's LLM stages run, by the memory worker's rule, from the settings alone
+    (the model is described, not loaded)."""
+    return llm_stages_on(settings.MEMORY_LLM, is_demo=describe_model().source == "demo")
 
 
 def _sources() -> Prefetch[str, QuerySet[Message], str]:

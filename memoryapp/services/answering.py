@@ -20,7 +20,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, TextField, Value, When
+from django.db.models import Case, F, QuerySet, TextField, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.html import escape
@@ -29,6 +29,7 @@ from memoryapp import jobs
 from memoryapp.heartbeats import AnswerLease
 from memoryapp.llm import LLM, LLMError, LLMTimeout, get_llm
 from memoryapp.llm import Message as PromptMessage
+from memoryapp.llm.prompting import prompt_room
 from memoryapp.models import Citation, Message
 from memoryapp.retrieval import (
     AnswerContext,
@@ -37,7 +38,7 @@ from memoryapp.retrieval import (
     overview_units,
     profile_text,
 )
-from memoryapp.selectors.answers import CUT
+from memoryapp.selectors.answers import CUT, QUEUE_ORDER
 from memoryapp.services.answer_continuation import (
     continuation_join,
     continuation_prompt_build,
@@ -50,7 +51,7 @@ from memoryapp.services.answer_control import (
     chat_busy_mark,
 )
 from memoryapp.services.answer_queue import answer_waiting_end, answers_waiting_notify
-from memoryapp.services.chat_prompt import ChatPrompt, chat_prompt_build, prompt_room
+from memoryapp.services.chat_prompt import ChatPrompt, chat_prompt_build
 from memoryapp.services.notifications import conversation_notify
 
 logger = logging.getLogger(__name__)
@@ -267,7 +268,7 @@ def _store_citations(answer: Message, context: AnswerContext) -> None:
     )
 
 
-def _this_attempt(answer: Message) -> Any:
+def _this_attempt(answer: Message) -> QuerySet[Message]:
     """The answer's row while it is still the attempt `answer` claimed."""
     return Message.objects.filter(
         pk=answer.pk, status=Message.Status.STREAMING, attempts=answer.attempts
@@ -337,7 +338,7 @@ def answer_generate(*, answer_id: UUID, lease: AnswerLease | None = None) -> Mes
     if continuing:
         result = _continuation_result(result, earlier_tokens=answer.token_count)
     # A continuation that added nothing keeps its citations.
-    citations = context or AnswerContext(turns=[]) if not continuing or relay.text else None
+    citations = (context or AnswerContext(turns=[])) if not continuing or relay.text else None
     return _finish(answer, text=text, result=result, llm=llm, citations=citations)
 
 
@@ -433,7 +434,7 @@ def answers_requeue_stale() -> int:
         answers.filter(
             status=Message.Status.PENDING,
             in_flight_since__lt=now - timedelta(seconds=LOST_JOB_GRACE_SECONDS),
-        ).order_by("in_flight_since", "pk")  # re-queued first come, first served
+        ).order_by(*QUEUE_ORDER)  # re-queued first come, first served
     )
     queued = jobs.answers_queued([answer.pk for answer in pending])
     stale = [

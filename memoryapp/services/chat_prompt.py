@@ -49,11 +49,6 @@ class ChatPrompt:
     question_cut: QuestionCut | None = None
 
 
-def prompt_room(*, context_size: int, answer_tokens: int) -> int:
-    """The tokens a prompt may have: the context window less the answer's cap."""
-    return context_size - min(answer_tokens, context_size)
-
-
 def pack_recent_turns(
     turns: Sequence[PromptMessage], *, budget: int, count_tokens: Callable[[str], int]
 ) -> list[PromptMessage]:
@@ -106,7 +101,7 @@ def chat_prompt_build(
 ) -> ChatPrompt:
     """The messages sent to the model for an answer: the system prompt (with what is
     remembered) followed by the recent turns that fit in `history_tokens`; in all at most
-    `room` tokens (`prompt_room`) less `reserved` (messages the caller adds), counted by
+    `room` tokens (`prompting.prompt_room`) less `reserved` (messages the caller adds), counted by
     `count_tokens` the way the adapter counts a prompt.
 
     The recent turns are packed first (a long question is cut from its start); then the
@@ -178,15 +173,10 @@ def _system_within(
     def fits(candidate: AnswerContext) -> bool:
         return _cost(_system(today, candidate), count_tokens) <= room
 
+    # The bare system prompt always fits: `chat_prompt_build` refused the prompt otherwise.
     shown = replace(context, units=[])
     if not fits(shown):
         shown = replace(shown, profile="")
-        if not fits(shown):
-            raise PromptTooLong(
-                "The model's context window is too small for the system prompt: "
-                "raise LLM_CONTEXT_SIZE or lower CHAT_ANSWER_MAX_TOKENS.",
-                limit=room,
-            )
     for unit in context.units:
         number = len(shown.units) + 1
         candidate = replace(shown, units=[*shown.units, replace(unit, number=number)])

@@ -19,6 +19,9 @@ from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
 
+# What the channel layer raises while its Redis is down or restarting.
+CHANNEL_LAYER_ERRORS = (redis.RedisError, OSError)
+
 
 def user_group(user_id: int) -> str:
     """Every websocket of this user joins this group (sidebar, notices)."""
@@ -34,7 +37,7 @@ def _send(group: str, html: str) -> None:
     layer = get_channel_layer()
     try:
         async_to_sync(layer.group_send)(group, {"type": "html.fragment", "html": html})
-    except (redis.RedisError, OSError) as exc:
+    except CHANNEL_LAYER_ERRORS as exc:
         logger.warning("could not send a fragment to %s: %s", group, exc)
 
 

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
+from memoryapp.llm.prompting import prompt_room
 from memoryapp.models import Message
 from memoryapp.retrieval import AnswerContext
 from memoryapp.services.answer_continuation import (
@@ -17,7 +18,6 @@ from memoryapp.services.answer_continuation import (
 from memoryapp.services.chat_prompt import (
     PER_MESSAGE_OVERHEAD_TOKENS,
     REPLY_OVERHEAD_TOKENS,
-    prompt_room,
 )
 from tests import factories
 from tests.support.long_messages import LONG_MESSAGES, utf8_bytes

@@ -7,6 +7,7 @@ import pytest
 
 from memoryapp.llm import Message as PromptMessage
 from memoryapp.llm import PromptTooLong
+from memoryapp.llm.prompting import prompt_room
 from memoryapp.models import Message
 from memoryapp.retrieval import AnswerContext, ContextUnit
 from memoryapp.services.chat_prompt import (
@@ -15,7 +16,6 @@ from memoryapp.services.chat_prompt import (
     QuestionCut,
     chat_prompt_build,
     pack_recent_turns,
-    prompt_room,
 )
 from tests.support.long_messages import LONG_MESSAGES, RUN_OF_ONE_LETTER, utf8_bytes
 

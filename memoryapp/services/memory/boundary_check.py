@@ -14,7 +14,7 @@ from django.conf import settings
 
 from memoryapp import segmentation
 from memoryapp.llm import LLMError
-from memoryapp.llm.prompting import Shown, render_prompt
+from memoryapp.llm.prompting import Shown, prompt_within, render_prompt
 from memoryapp.services.memory.model_access import MemoryModel
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,8 @@ def _continues(
             "boundary_check.txt", {"before": [text for _, text in earlier], "turn": last}
         )
 
-    prompt = model.fit(
+    prompt = prompt_within(
+        model.active,
         [*(t.text for t in before), turn.text],
         render=render,
         max_tokens=ANSWER_MAX_TOKENS,

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.llm import LLMError, LLMInvalidOutput
-from memoryapp.llm.prompting import Shown, render_prompt
+from memoryapp.llm.prompting import Shown, prompt_within, render_prompt
 from memoryapp.llm.schemas import Paragraph, Passage, Title
 from memoryapp.models import JobStatus, MemoryChangeset, Message, Segment
 from memoryapp.models.conversation import REMEMBERED
@@ -111,7 +111,8 @@ def _segment_text_llm(
     if not parts:
         return fallback
     try:
-        prompt = model.fit(
+        prompt = prompt_within(
+            model.active,
             [part.text for part in parts],
             render=lambda shown: render_prompt(
                 "segment_digest.txt", {"transcript": memory_transcript(parts, shown)}

@@ -24,7 +24,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from memoryapp.embeddings import embed_texts, model_fingerprint
-from memoryapp.llm.prompting import Shown, render_prompt
+from memoryapp.llm.prompting import Shown, prompt_within, render_prompt
 from memoryapp.llm.schemas import Sentence, Title
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Message, Segment
 from memoryapp.models.conversation import SEARCH_CONFIG
@@ -153,7 +153,8 @@ def facts_extract(
             "fact_extraction.txt", {"transcript": _transcript(parts, shown), "user": user}
         )
 
-    prompt = model.fit(
+    prompt = prompt_within(
+        model.active,
         [part.text for part in parts],
         render=render,
         max_tokens=EXTRACTION_MAX_TOKENS,
@@ -241,7 +242,8 @@ def _decide(
             },
         )
 
-    prompt = model.fit(
+    prompt = prompt_within(
+        model.active,
         [fact.text, *(c.text for c in nearest)],
         render=render,
         max_tokens=DECISION_MAX_TOKENS,

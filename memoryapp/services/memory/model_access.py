@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import TypeVar
 
 import pydantic
@@ -12,7 +12,6 @@ from django.conf import settings
 
 from memoryapp.llm import LLM, LLMError, get_llm
 from memoryapp.llm import Message as PromptMessage
-from memoryapp.llm.prompting import FittedPrompt, Shown, prompt_within
 from memoryapp.services.answer_control import chat_is_busy
 
 logger = logging.getLogger(__name__)
@@ -32,16 +31,21 @@ def chat_idle_wait() -> None:
 
 
 def memory_llm_enabled(setting: str, llm: LLM) -> bool:
+    """Whether memory's LLM stages run with `llm` (`llm_stages_on`); on "auto", not
+    with a model that cannot be described."""
+    try:
+        is_demo = llm.info.is_demo
+    except LLMError:
+        return setting == "on"
+    return llm_stages_on(setting, is_demo=is_demo)
+
+
+def llm_stages_on(setting: str, *, is_demo: bool) -> bool:
     """Whether memory's LLM stages run: MEMORY_LLM "on"/"off", or "auto" = not the demo
     model (its extractions are junk; deterministic memory is better than junk memory)."""
-    if setting == "on":
-        return True
-    if setting == "off":
-        return False
-    try:
-        return not llm.info.is_demo
-    except LLMError:
-        return False
+    if setting in ("on", "off"):
+        return setting == "on"
+    return not is_demo
 
 
 class MemoryModel:
@@ -63,35 +67,25 @@ class MemoryModel:
     def enabled(self) -> bool:
         return self.llm is not None
 
-    def fit(
-        self,
-        parts: Sequence[str],
-        *,
-        render: Callable[[Shown], str],
-        max_tokens: int,
-        droppable: Iterable[int] | None = None,
-        limit: int | None = None,
-    ) -> FittedPrompt:
-        """The prompt `render` makes of `parts`, fitted to the model's context window with
-        `max_tokens` left for the reply (`prompt_within`)."""
+    @property
+    def active(self) -> LLM:
+        """The model, for a stage that runs only while memory's LLM stages are on (fit its
+        prompts with `prompting.prompt_within(model.active, ...)`)."""
         if self.llm is None:
             raise RuntimeError("memory LLM stages are disabled")
-        return prompt_within(
-            self.llm, parts, render=render, max_tokens=max_tokens, droppable=droppable, limit=limit
-        )
+        return self.llm
 
     def json(self, messages: Sequence[PromptMessage], schema: type[T], *, max_tokens: int) -> T:
         """`complete_json` after the chat worker is idle; raises the adapter's LLMErrors."""
-        if self.llm is None:
-            raise RuntimeError("memory LLM stages are disabled")
+        llm = self.active
         chat_idle_wait()
         self.calls += 1
         try:
-            return self.llm.complete_json(
+            return llm.complete_json(
                 messages, schema, max_tokens=max_tokens, timeout=JSON_TIMEOUT_SECONDS
             )
         finally:
-            usage = self.llm.last_usage
+            usage = llm.last_usage
             if usage is not None:
                 self.prompt_tokens += usage.prompt_tokens
                 self.completion_tokens += usage.completion_tokens

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from memoryapp.llm import LLMError
-from memoryapp.llm.prompting import render_prompt
+from memoryapp.llm.prompting import prompt_within, render_prompt
 from memoryapp.llm.schemas import Paragraph
 from memoryapp.models import Fact, Profile
 from memoryapp.services.memory.model_access import MemoryModel
@@ -66,7 +66,8 @@ def profile_rebuild(*, owner: User, model: MemoryModel | None = None) -> Profile
     if facts and model.enabled:
         user = owner.get_username()
         try:
-            prompt = model.fit(
+            prompt = prompt_within(
+                model.active,
                 [f.text for f in facts],
                 render=lambda shown: render_prompt(
                     "profile.txt", {"facts": [text for _, text in shown], "user": user}
