@@ -30,6 +30,8 @@ DRILL_ENV = {"CHAT_ANSWER_MAX_TOKENS": "96", "WORKER_HEARTBEAT_SECONDS": "1"}
 FIRST_START_SECONDS = 600
 RECOVERY_SECONDS = 120
 OUTAGE_SECONDS = 30
+# Recovery times are measured to this resolution.
+POLL_SECONDS = 0.25
 QUESTION = "Say hello."
 LONG_QUESTION = "Tell me a long story about a lighthouse keeper and the sea."
 
@@ -45,17 +47,6 @@ class _Clock:
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
-
-
-def _wait(what: str, condition: Callable[[], T | None], timeout: float) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise StackError(f"no {what} after {timeout:.0f}s")
-        time.sleep(0.25)
 
 
 class Drill:
@@ -82,7 +73,7 @@ class Drill:
             raise StackError(f"no {name} process found")
         clock = _Clock.start()
         os.kill(killed, signal.SIGKILL)
-        restarted = _wait(f"new {name} process", lambda: self._new_pid(name, killed), 60)
+        restarted = self._wait(f"new {name} process", lambda: self._new_pid(name, killed), 60)
         restarted_after = clock.seconds
         self._wait_healthy(lambda report: killed not in _worker_pids(report))
         self.say(
@@ -97,13 +88,13 @@ class Drill:
         sent = self._send(LONG_QUESTION)
         if not sent.answer:
             raise StackError(f"the question was not taken: {sent.summary}")
-        _wait("the answer to stream", lambda: self._status(sent.answer) == "streaming", 120)
+        self._wait("the answer to stream", lambda: self._status(sent.answer) == "streaming", 120)
         killed = self.stack.pid_of("chat")
         if killed is None:
             raise StackError("no chat process found")
         clock = _Clock.start()
         os.kill(killed, signal.SIGKILL)
-        status = _wait("the interrupted answer", lambda: self._finished(sent.answer), 180)
+        status = self._wait("the interrupted answer", lambda: self._finished(sent.answer), 180)
         self.say(
             f"kill -9 chat (pid {killed}) while it wrote an answer: the answer was taken up "
             f"again and {status} {clock.seconds:.1f}s after the kill"
@@ -115,7 +106,7 @@ class Drill:
             self.say(f"  a message sent meanwhile: {sent.summary}")
         if sent.answer:
             clock = _Clock.start()
-            status = _wait("the queued answer", lambda: self._finished(sent.answer), 180)
+            status = self._wait("the queued answer", lambda: self._finished(sent.answer), 180)
             self.say(f"  the answer queued during the outage: {status} {clock.seconds:.1f}s later")
         self._answer("after the Redis restart")
 
@@ -131,7 +122,7 @@ class Drill:
     ) -> Iterator[_Sent]:
         stop()
         clock = _Clock.start()
-        _wait("/healthz 503", lambda: self.visitor.health()[0] == 503, OUTAGE_SECONDS)
+        self._wait("/healthz 503", lambda: self.visitor.health()[0] == 503, OUTAGE_SECONDS)
         self.say(f"{server} stopped: /healthz 503 after {clock.seconds:.1f}s")
         yield self._send("Are you there?")
         start()
@@ -169,6 +160,9 @@ class Drill:
     def _finished(self, answer: str) -> str | None:
         status = self._status(answer)
         return status if status in ("done", "failed", "stopped") else None
+
+    def _wait(self, what: str, condition: Callable[[], T | None], timeout: float) -> T:
+        return self.stack.wait_until(what, condition, timeout, every=POLL_SECONDS)
 
     def _new_pid(self, name: str, killed: int) -> int | None:
         pid = self.stack.pid_of(name)

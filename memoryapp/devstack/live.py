@@ -18,11 +18,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.cookiejar import CookieJar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from websockets.sync.client import connect
@@ -40,6 +40,7 @@ _NOT_INHERITED = (
 )
 
 
+T = TypeVar("T")
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -128,15 +129,21 @@ class RunStack:
                 return pid
         return None
 
-    def wait_until(self, condition_name: str, condition: Any, timeout: float) -> Any:
-        """`condition()` once it is truthy (a liveness wait)."""
+    def wait_until(
+        self,
+        condition_name: str,
+        condition: Callable[[], T | None],
+        timeout: float,
+        every: float = 0.5,
+    ) -> T:
+        """`condition()` once it is truthy, asked `every` seconds (a liveness wait)."""
         deadline = time.monotonic() + timeout
         while True:
             value = condition()
             if value:
                 return value
             self._check_alive(condition_name, deadline, timeout)
-            time.sleep(0.5)
+            time.sleep(every)
 
     def stop(self, timeout: float = 90) -> int:
         """SIGTERM, as `kill` or a service manager would stop it; its exit code."""

@@ -31,6 +31,12 @@ def _new_chat_worker(stack: RunStack, killed: int) -> int | None:
     return None if pid == killed else pid
 
 
+def _healthy_with(visitor: Visitor, chat_worker: int) -> dict[str, Any] | None:
+    """/healthz's report once it is 200 and names `chat_worker`."""
+    report = _healthy(visitor)
+    return report if report and chat_worker in _chat_worker_pids(report) else None
+
+
 def _healthy(visitor: Visitor) -> dict[str, Any] | None:
     status, report = visitor.health()
     return report if status == 200 else None
@@ -54,7 +60,7 @@ def test_a_killed_chat_worker_is_restarted_and_the_next_answer_streams(tmp_path:
         )
         report = stack.wait_until(
             "/healthz 200 from the new chat worker",
-            lambda: (r := _healthy(visitor)) and restarted in _chat_worker_pids(r) and r,
+            lambda: _healthy_with(visitor, restarted),
             RECOVERY_SECONDS,
         )
         assert killed not in _chat_worker_pids(report)
