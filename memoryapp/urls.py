@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from memoryapp import views
+from memoryapp.views import memory as memory_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,10 +20,10 @@ urlpatterns = [
     path("m/<uuid:message_id>/retry", views.answer_retry, name="answer_retry"),
     path("m/<uuid:message_id>/continue", views.answer_continue, name="answer_continue"),
     path("search", views.conversation_search, name="conversation_search"),
-    path("memory/", views.memory_page, name="memory"),
+    path("memory/", memory_views.memory_page, name="memory"),
     path(
         "memory/changesets/<uuid:changeset_id>/undo",
-        views.changeset_undo,
+        memory_views.changeset_undo,
         name="changeset_undo",
     ),
     path("setup/<str:token>/", views.setup, name="setup"),

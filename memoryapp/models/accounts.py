@@ -23,6 +23,8 @@ class MemberSettings(models.Model):
     admin_may_inspect = models.BooleanField(
         "let the administrator inspect my memory", default=False
     )
+    # On: new messages are kept as chat history but never enter memory (`Message.private`).
+    memory_paused = models.BooleanField("pause memory", default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -34,6 +34,11 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True)
     # Once the user renames a conversation, suggested titles no longer replace it.
     title_is_custom = models.BooleanField(default=False)
+    # "Don't remember this conversation": its messages are chat history only (`Message.private`).
+    incognito = models.BooleanField(default=False)
+    # Where an imported conversation came from (a ChatGPT conversation id); empty otherwise.
+    # Unique per owner, so importing the same file twice does not duplicate it.
+    external_id = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     search_vector = models.GeneratedField(
@@ -44,6 +49,13 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "external_id"],
+                condition=~Q(external_id=""),
+                name="conversation_external_id_unique",
+            ),
+        ]
         indexes = [
             models.Index(fields=["owner", "-updated_at"]),
             GinIndex(fields=["search_vector"]),
@@ -89,6 +101,10 @@ class Message(models.Model):
     # Said by a person: the user, or either speaker of an imported transcript of two people.
     # Only people's words are memory; the assistant's are, at most, their context.
     by_person = models.BooleanField(default=True)
+    # Kept out of memory: said in an incognito conversation or while the owner's memory was
+    # paused. Still chat history (and the conversation's own context), but never in segments,
+    # passages, facts or retrieval (`FOR_MEMORY`).
+    private = models.BooleanField(default=False)
     content = models.TextField(blank=True)
     # When it was said (imported history keeps its original time).
     created_at = models.DateTimeField(default=timezone.now)
@@ -188,7 +204,7 @@ class Message(models.Model):
     def is_memory(self) -> bool:
         """A person's remembered words: what titles, keys, summaries, passages, facts and
         retrieval are made of."""
-        return self.by_person and self.is_remembered
+        return self.by_person and not self.private and self.is_remembered
 
 
 # Answers no longer being written, and those of them that stay in the record.
@@ -196,9 +212,12 @@ FINISHED = frozenset({Message.Status.DONE, Message.Status.STOPPED, Message.Statu
 KEPT = frozenset({Message.Status.DONE, Message.Status.STOPPED})
 REMEMBERED = Q(status__in=sorted(KEPT)) & ~Q(content="")
 REMEMBERED_SQL = "status IN ('done', 'stopped') AND content <> ''"
+# Remembered messages memory may be built from: not private (incognito or paused).
+FOR_MEMORY = REMEMBERED & Q(private=False)
+FOR_MEMORY_SQL = f"NOT private AND {REMEMBERED_SQL}"
 # A person's remembered words (`Message.is_memory`).
-MEMORY = REMEMBERED & Q(by_person=True)
-MEMORY_SQL = f"by_person AND {REMEMBERED_SQL}"
+MEMORY = FOR_MEMORY & Q(by_person=True)
+MEMORY_SQL = f"by_person AND {FOR_MEMORY_SQL}"
 
 
 class Passage(models.Model):

@@ -203,6 +203,10 @@ class Fact(models.Model):
         db_persist=True,
     )
     updated_at = models.DateTimeField(default=timezone.now)
+    # When the person last edited or retracted this fact themselves. Consolidation respects
+    # it: a re-extraction of its messages does not overwrite or re-learn it, and a change
+    # that would supersede it goes to the review inbox (`FactProposal`).
+    user_edited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-recorded_at"]
@@ -270,6 +274,9 @@ class MemoryChangeset(models.Model):
         CONSOLIDATION = "consolidation"
         SLEEP = "sleep"  # background upkeep (near-duplicate merges)
         USER = "user"  # the person's own edit
+        REVIEW = "review"  # the person accepted a proposed change from the review inbox
+        FORGET = "forget"  # the person had something forgotten
+        IMPORT = "import"  # memory brought in from an export document
         UNDO = "undo"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -324,6 +331,111 @@ class MemoryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action}: {(self.after or self.before or {}).get('text', '')}"
+
+
+class FactProposal(models.Model):
+    """A change consolidation would have made but sent to the person for review instead: the
+    model was unsure (confidence under MEMORY_REVIEW_CONFIDENCE) or it would supersede a fact
+    the person edited. Accepting applies it as a changeset; a rejection is kept so the same
+    change from the same messages is not proposed again."""
+
+    class Action(models.TextChoices):
+        ADD = "add"
+        MERGE = "merge"
+        SUPERSEDE = "supersede"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
+    class Why(models.TextChoices):
+        UNSURE = "unsure"  # the model's confidence was low
+        USER_EDITED = "user_edited"  # it would change a fact the person edited
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="fact_proposals"
+    )
+    segment = models.ForeignKey(
+        Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="proposals"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    why = models.CharField(max_length=16, choices=Why.choices)
+    # The fact it would merge into or supersede.
+    target = models.ForeignKey(
+        Fact, on_delete=models.CASCADE, null=True, blank=True, related_name="proposals"
+    )
+    # The proposed fact, as extraction validated it.
+    text = models.TextField()
+    kind = models.CharField(max_length=16, choices=Fact.Kind.choices, default=Fact.Kind.OTHER)
+    subject = models.CharField(max_length=200, default="user")
+    confidence = models.FloatField(default=0.5)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    said_at = models.DateTimeField()
+    # A merge's rewording of the target fact, when the model gave one.
+    merged_text = models.TextField(blank=True)
+    source_message_ids = ArrayField(models.UUIDField(), default=list)
+    embedding = VectorField(dimensions=EMBEDDING_DIM, null=True, blank=True)
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # The changeset that applied it, once accepted.
+    changeset = models.ForeignKey(
+        MemoryChangeset, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "status", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action="add") | Q(target__isnull=False),
+                name="fact_proposal_change_has_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(decided_at__isnull=False),
+                name="fact_proposal_decided_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.text}"
+
+
+class ImportJob(JobState):
+    """A file the person uploaded to bring history in, read by a background job that reports
+    its progress on the Memory page. Its digest makes an import of the same file idempotent."""
+
+    class Format(models.TextChoices):
+        MEMORYAPP = "memoryapp", "memoryapp export"
+        CHATGPT = "chatgpt", "ChatGPT data export"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    format = models.CharField(max_length=16, choices=Format.choices)
+    filename = models.CharField(max_length=255)
+    # Where the upload waits for the worker (removed when the job ends).
+    upload_path = models.CharField(max_length=500, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    # Progress in conversations.
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # What the import brought in (conversations, messages, facts, skipped ...).
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Import of {self.filename}"
 
 
 class Profile(models.Model):

@@ -1,4 +1,5 @@
-"""HTTP views: thin, they authorise, call one service or selector, and render.
+"""HTTP views: thin, they authorise, call one service or selector, and render. This module
+holds the chat, accounts and health; `memoryapp.views.memory*` the Memory page and its tools.
 
 Every view requires a signed-in user (LoginRequiredMiddleware) unless marked otherwise, and
 reaches conversations and messages only through owner-scoped selectors.
@@ -29,13 +30,10 @@ from memoryapp.models import Conversation, Message
 from memoryapp.selectors import accounts as account_selectors
 from memoryapp.selectors import citations as citation_selectors
 from memoryapp.selectors import conversations as conversation_selectors
-from memoryapp.selectors import memory as memory_selectors
-from memoryapp.selectors import memory_page as memory_page_selectors
 from memoryapp.selectors.health import chat_model_status, health_problems, system_health
 from memoryapp.selectors.help import readme_section
 from memoryapp.services import accounts, conversations
 from memoryapp.services.answer_control import answer_stop_request
-from memoryapp.services.memory import journal
 
 MODEL_HELP_SECTION = "The demo model, and choosing a real one"
 # The account page lists this many of the latest admin views of the person's data.
@@ -279,23 +277,6 @@ def answer_continue(request: AuthenticatedRequest, message_id: UUID) -> HttpResp
     return _answer_requeue(request, message_id, conversations.answer_continue)
 
 
-@require_POST
-def changeset_undo(request: AuthenticatedRequest, changeset_id: UUID) -> HttpResponse:
-    changeset = memory_selectors.changeset_get(owner=request.user, changeset_id=changeset_id)
-    try:
-        undo = journal.changeset_undo(changeset=changeset, owner=request.user)
-    except ValidationError as error:
-        return render(
-            request,
-            "memory/notice.html#notice_error",
-            {"changeset": changeset, "error": error.messages[0]},
-            status=409,
-        )
-    return render(
-        request, "memory/notice.html#notice", {"changeset": undo, "events": undo.events.all()}
-    )
-
-
 @login_not_required
 @never_cache
 def setup(request: HttpRequest, token: str) -> HttpResponse:
@@ -426,18 +407,3 @@ def help_models(request: HttpRequest) -> HttpResponse:
         "help/models.html",
         {"section": readme_section(MODEL_HELP_SECTION), "model": chat_model_status()},
     )
-
-
-@require_GET
-def memory_page(request: AuthenticatedRequest) -> HttpResponse:
-    """What the system remembers about the person, read-only, with where it learned it."""
-    owner = request.user
-    context = {
-        "counts": memory_page_selectors.memory_counts(owner=owner),
-        "llm_stages_on": memory_page_selectors.memory_llm_stages_on(),
-        "profile": memory_page_selectors.profile_get(owner=owner),
-        "fact_groups": memory_page_selectors.current_facts(owner=owner),
-        "past_facts": memory_page_selectors.past_facts(owner=owner),
-        "topics": memory_page_selectors.topics_page(owner=owner, number=request.GET.get("page")),
-    }
-    return render(request, "memory/memory.html", context)

@@ -1,0 +1,48 @@
+"""The Memory page: what the system remembers about the person, where it learned it, and
+the undo of a changeset."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from memoryapp.selectors import memory as memory_selectors
+from memoryapp.selectors import memory_page as memory_page_selectors
+from memoryapp.services.memory import journal
+from memoryapp.views import AuthenticatedRequest
+
+
+@require_GET
+def memory_page(request: AuthenticatedRequest) -> HttpResponse:
+    """What the system remembers about the person, read-only, with where it learned it."""
+    owner = request.user
+    context = {
+        "counts": memory_page_selectors.memory_counts(owner=owner),
+        "llm_stages_on": memory_page_selectors.memory_llm_stages_on(),
+        "profile": memory_page_selectors.profile_get(owner=owner),
+        "fact_groups": memory_page_selectors.current_facts(owner=owner),
+        "past_facts": memory_page_selectors.past_facts(owner=owner),
+        "topics": memory_page_selectors.topics_page(owner=owner, number=request.GET.get("page")),
+    }
+    return render(request, "memory/memory.html", context)
+
+
+@require_POST
+def changeset_undo(request: AuthenticatedRequest, changeset_id: UUID) -> HttpResponse:
+    changeset = memory_selectors.changeset_get(owner=request.user, changeset_id=changeset_id)
+    try:
+        undo = journal.changeset_undo(changeset=changeset, owner=request.user)
+    except ValidationError as error:
+        return render(
+            request,
+            "memory/notice.html#notice_error",
+            {"changeset": changeset, "error": error.messages[0]},
+            status=409,
+        )
+    return render(
+        request, "memory/notice.html#notice", {"changeset": undo, "events": undo.events.all()}
+    )
