@@ -19,6 +19,7 @@ from memoryapp.models import (
     Citation,
     Conversation,
     Fact,
+    FactProposal,
     FactSource,
     MemberSettings,
     MemoryChangeset,
@@ -33,9 +34,12 @@ VERSION = 1
 
 Row = dict[str, Any]
 
-CONVERSATION_FIELDS = ("id", "title", "title_is_custom", "created_at", "updated_at")
+CONVERSATION_FIELDS = (
+    "id", "title", "title_is_custom", "incognito", "external_id", "created_at", "updated_at",
+)  # fmt: skip
 MESSAGE_FIELDS = (
-    "id", "conversation_id", "sequence", "role", "speaker", "by_person", "content", "status",
+    "id", "conversation_id", "sequence", "role", "speaker", "by_person", "private", "content",
+    "status",
     "created_at", "finished_at", "finish_reason", "reply_to_id", "error", "note", "model_name",
     "token_count", "external_id", "segment_id",
 )  # fmt: skip
@@ -50,7 +54,12 @@ SEGMENT_FIELDS = (
 )  # fmt: skip
 FACT_FIELDS = (
     "id", "kind", "subject", "text", "status", "confidence", "valid_from", "valid_to",
-    "recorded_at", "retired_at", "updated_at", "superseded_by_id", "segment_id",
+    "recorded_at", "retired_at", "updated_at", "user_edited_at", "superseded_by_id", "segment_id",
+)  # fmt: skip
+PROPOSAL_FIELDS = (
+    "id", "segment_id", "action", "why", "target_id", "text", "kind", "subject", "confidence",
+    "valid_from", "said_at", "merged_text", "source_message_ids", "reason", "status",
+    "created_at", "decided_at", "changeset_id",
 )  # fmt: skip
 CHANGESET_FIELDS = ("id", "source", "segment_id", "reason", "created_at", "undone_by_id")
 EVENT_FIELDS = (
@@ -87,7 +96,8 @@ def _snapshot(snapshot: Row | None) -> Row | None:
 
 def memory_export(*, owner: User) -> Row:
     """The owner's conversations with their messages (and the memory each answer was given),
-    segments, facts with their sources and history, changesets, profile and settings."""
+    segments, facts with their sources and history, the review inbox's proposals (pending
+    ones and decided ones: a rejection is remembered), changesets, profile and settings."""
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -97,6 +107,9 @@ def memory_export(*, owner: User) -> Row:
         "conversations": _conversations(owner),
         "segments": _segments(owner),
         "facts": _facts(owner),
+        "proposals": _rows(
+            FactProposal.objects.filter(owner=owner).order_by("created_at", "id"), PROPOSAL_FIELDS
+        ),
         "changesets": _changesets(owner),
         "profile": _profile(owner),
     }
@@ -105,7 +118,10 @@ def memory_export(*, owner: User) -> Row:
 def _settings(owner: User) -> Row:
     found = MemberSettings.objects.filter(user=owner).first()
     defaults = found if found is not None else MemberSettings()
-    return {"admin_may_inspect": defaults.admin_may_inspect}
+    return {
+        "admin_may_inspect": defaults.admin_may_inspect,
+        "memory_paused": defaults.memory_paused,
+    }
 
 
 def _conversations(owner: User) -> list[Row]:

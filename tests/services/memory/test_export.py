@@ -10,9 +10,17 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from memoryapp.embeddings import EMBEDDING_DIM
-from memoryapp.models import Fact, MemberSettings, MemoryEvent
+from memoryapp.models import (
+    Conversation,
+    Fact,
+    FactProposal,
+    MemberSettings,
+    MemoryEvent,
+    Message,
+)
 from memoryapp.services.memory.export import memory_export
 from memoryapp.services.memory.journal import fact_snapshot
 from tests.support.household import ALICE, BOB, PersonData
@@ -135,8 +143,72 @@ def test_it_is_plain_json_with_zoned_iso_times(alice: User, alices: PersonData) 
 
 
 def test_settings_are_the_persons_own_or_the_defaults(alice: User, bob: User) -> None:
-    MemberSettings.objects.create(user=alice, admin_may_inspect=True)
+    MemberSettings.objects.create(user=alice, admin_may_inspect=True, memory_paused=True)
 
-    assert memory_export(owner=alice)["settings"] == {"admin_may_inspect": True}
-    assert memory_export(owner=bob)["settings"] == {"admin_may_inspect": False}
+    assert memory_export(owner=alice)["settings"] == {
+        "admin_may_inspect": True,
+        "memory_paused": True,
+    }
+    assert memory_export(owner=bob)["settings"] == {
+        "admin_may_inspect": False,
+        "memory_paused": False,
+    }
     assert memory_export(owner=bob)["profile"] is None
+
+
+def test_it_holds_incognito_external_ids_private_messages_and_user_edits(
+    alice: User, alices: PersonData
+) -> None:
+    Conversation.objects.filter(pk=alices.conversation.pk).update(
+        incognito=True, external_id="chatgpt-123"
+    )
+    Message.objects.filter(pk=alices.question.pk).update(private=True)
+    edited_at = timezone.now()
+    Fact.objects.filter(pk=alices.fact.pk).update(user_edited_at=edited_at)
+
+    document = memory_export(owner=alice)
+
+    [conversation] = document["conversations"]
+    assert (conversation["incognito"], conversation["external_id"]) == (True, "chatgpt-123")
+    assert [m["private"] for m in conversation["messages"]] == [True, False]
+    facts = {fact["id"]: fact for fact in document["facts"]}
+    assert facts[str(alices.fact.pk)]["user_edited_at"] == edited_at.isoformat()
+    assert facts[str(alices.old_fact.pk)]["user_edited_at"] is None
+
+
+def test_the_review_inbox_is_in_it_pending_and_rejected(
+    alice: User, alices: PersonData, bobs: PersonData
+) -> None:
+    said_at = timezone.now()
+    pending = FactProposal.objects.create(
+        owner=alice,
+        segment=alices.segment,
+        action=FactProposal.Action.ADD,
+        why=FactProposal.Why.UNSURE,
+        text=f"{ALICE} may keep wasps.",
+        confidence=0.4,
+        said_at=said_at,
+        source_message_ids=[alices.question.pk],
+    )
+    rejected = FactProposal.objects.create(
+        owner=alice,
+        action=FactProposal.Action.SUPERSEDE,
+        why=FactProposal.Why.USER_EDITED,
+        target=alices.fact,
+        text=f"{ALICE} gave up bees.",
+        said_at=said_at,
+        status=FactProposal.Status.REJECTED,
+        decided_at=said_at,
+    )
+    FactProposal.objects.create(
+        owner=bobs.conversation.owner, action="add", why="unsure", text=BOB, said_at=said_at
+    )
+
+    proposals = memory_export(owner=alice)["proposals"]
+
+    assert [p["id"] for p in proposals] == [str(pending.pk), str(rejected.pk)]
+    assert proposals[0]["source_message_ids"] == [str(alices.question.pk)]
+    assert proposals[0]["segment_id"] == str(alices.segment.pk)
+    assert (proposals[1]["status"], proposals[1]["target_id"]) == ("rejected", str(alices.fact.pk))
+    assert proposals[1]["decided_at"] == said_at.isoformat()
+    assert "embedding" not in proposals[0]
