@@ -20,7 +20,13 @@ def _clip(max_chars: int) -> Callable[[str], str]:
     return clip
 
 
+# A sentence's bounds, also those of a fact the person writes themselves.
+SENTENCE_MIN_CHARS = 3
+SENTENCE_MAX_CHARS = 300
+
 Title = Annotated[str, Field(min_length=2), AfterValidator(_clip(80))]
-Sentence = Annotated[str, Field(min_length=3), AfterValidator(_clip(300))]
+Sentence = Annotated[
+    str, Field(min_length=SENTENCE_MIN_CHARS), AfterValidator(_clip(SENTENCE_MAX_CHARS))
+]
 Paragraph = Annotated[str, Field(min_length=10), AfterValidator(_clip(1200))]
 Passage = Annotated[str, Field(min_length=10), AfterValidator(_clip(4000))]

@@ -4,6 +4,12 @@ facts already known (add, merge into a duplicate, supersede a contradicted one, 
 The model only ever sees short integer ids (message [3], candidate fact 2), never UUIDs, and
 everything it returns is validated twice: by the JSON schema, then against the ids it was
 shown. Decisions are planned first (model calls, no writes) and applied in one transaction.
+
+The person's corrections win: a fact they marked wrong is not learned again from the same
+messages, one they edited is not reworded or replaced by a re-extraction of them, and a
+change that would reword or replace an edited fact, or that the model is unsure of, goes to
+the review inbox (`FactProposal`) instead of being applied; a proposal they rejected is not
+made again.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from uuid import UUID
 import dateparser
 import numpy as np
 import pydantic
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F
@@ -26,7 +33,15 @@ from pgvector.django import CosineDistance
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.llm.prompting import Shown, prompt_within, render_prompt
 from memoryapp.llm.schemas import Sentence, Title
-from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Message, Segment
+from memoryapp.models import (
+    Fact,
+    FactProposal,
+    FactSource,
+    MemoryChangeset,
+    MemoryEvent,
+    Message,
+    Segment,
+)
 from memoryapp.models.conversation import SEARCH_CONFIG
 from memoryapp.retrieval.time_hints import dateparser_settings
 from memoryapp.services.memory.journal import Journal, fact_snapshot
@@ -44,6 +59,13 @@ logger = logging.getLogger(__name__)
 CANDIDATES_PER_FACT = 6
 # Above this cosine similarity a new fact is the same statement: merged without asking.
 SAME_FACT_SIMILARITY = 0.97
+# A new fact sharing a message with a fact the person corrected is that fact again when this
+# similar to it, or when it is its nearest known fact and at least USER_CORRECTED_NEAREST.
+USER_CORRECTED_SIMILARITY = 0.9
+USER_CORRECTED_NEAREST = 0.7
+# A proposal this similar to one pending or rejected, for the same fact and from some of the
+# same messages, is the same proposal.
+SAME_PROPOSAL_SIMILARITY = 0.9
 EXTRACTION_MAX_TOKENS = 700
 DECISION_MAX_TOKENS = 160
 
@@ -95,6 +117,7 @@ class Candidate:
     embedding: np.ndarray = field(repr=False)
     fact_id: UUID | None = None  # existing fact
     planned_index: int | None = None  # index into the plan's new facts
+    user_edited: bool = False  # the person edited it (`Fact.user_edited_at`)
 
 
 @dataclass
@@ -104,6 +127,20 @@ class Step:
     reason: str
     target: Candidate | None = None
     merged_text: str | None = None
+    # Sent to the review inbox, and why (`FactProposal.Why`), instead of applied.
+    review: str | None = None
+    # A merge into a fact the person edited: it only gains the new sources.
+    sources_only: bool = False
+
+    @property
+    def rewords(self) -> bool:
+        """A merge that would change its target's text."""
+        text = " ".join((self.merged_text or "").split())
+        return (
+            self.action == "merge"
+            and bool(text)
+            and (self.target is None or text != self.target.text)
+        )
 
 
 # --- Extraction ------------------------------------------------------------------------------
@@ -214,10 +251,97 @@ def _existing_candidates(owner: User, fact: NewFact) -> list[Candidate]:
     )
     by_id = {found.pk: found for found in [*dense, *lexical]}
     return [
-        Candidate(text=found.text, embedding=np.asarray(found.embedding), fact_id=found.pk)
+        Candidate(
+            text=found.text,
+            embedding=np.asarray(found.embedding),
+            fact_id=found.pk,
+            user_edited=found.user_edited_at is not None,
+        )
         for found in by_id.values()
         if found.embedding is not None
     ]
+
+
+@dataclass
+class Corrected:
+    """A fact the person edited or marked wrong, with the messages it was learned from."""
+
+    fact_id: UUID
+    text: str
+    retracted: bool
+    embedding: np.ndarray = field(repr=False)
+    source_ids: set[UUID] = field(default_factory=set)
+
+
+def _corrected_by_user(owner: User, facts: list[NewFact]) -> list[Corrected]:
+    """The owner's current or retracted facts that they corrected and that were learned from
+    any message the new facts come from."""
+    message_ids = {message_id for fact in facts for message_id in fact.source_ids}
+    corrected = Fact.objects.filter(
+        owner=owner,
+        user_edited_at__isnull=False,
+        status__in=[Fact.Status.ACTIVE, Fact.Status.RETRACTED],
+    ).exclude(embedding=None)
+    sources = FactSource.objects.filter(
+        owner=owner, message_id__in=message_ids, fact__in=corrected
+    ).values_list("fact_id", "message_id")
+    by_fact: dict[UUID, set[UUID]] = {}
+    for fact_id, message_id in sources:
+        by_fact.setdefault(fact_id, set()).add(message_id)
+    if not by_fact:
+        return []
+    return [
+        Corrected(
+            fact_id=found.pk,
+            text=found.text,
+            retracted=found.status == Fact.Status.RETRACTED,
+            embedding=np.asarray(found.embedding),
+            source_ids=by_fact[found.pk],
+        )
+        for found in corrected.filter(pk__in=by_fact).only("id", "text", "status", "embedding")
+    ]
+
+
+def _corrected_match(
+    fact: NewFact, corrected: list[Corrected], known: list[Candidate]
+) -> Corrected | None:
+    """The corrected fact `fact` restates, learned again from some of the same messages."""
+    sources = set(fact.source_ids)
+    scored = sorted(
+        (
+            (float(np.dot(found.embedding, fact.embedding)), found)
+            for found in corrected
+            if found.source_ids & sources
+        ),
+        key=lambda pair: -pair[0],
+    )
+    if not scored:
+        return None
+    best, found = scored[0]
+    if best >= USER_CORRECTED_SIMILARITY:
+        return found
+    others = [
+        float(np.dot(candidate.embedding, fact.embedding))
+        for candidate in known
+        if candidate.fact_id != found.fact_id
+    ]
+    return found if best >= USER_CORRECTED_NEAREST and best > max(others, default=0.0) else None
+
+
+def _routed(step: Step) -> Step:
+    """The step, sent to review when it would reword or replace a fact the person edited or
+    when the model is unsure of a change; a merge into an edited fact only adds sources."""
+    target = step.target
+    if target is not None and target.user_edited and step.action in ("merge", "supersede"):
+        if step.action == "supersede" or step.rewords:
+            step.review = FactProposal.Why.USER_EDITED
+        else:
+            step.sources_only = True
+    elif step.fact.confidence < settings.MEMORY_REVIEW_CONFIDENCE and (
+        step.action in ("add", "supersede") or step.rewords
+    ):
+        step.review = FactProposal.Why.UNSURE
+    return step
 
 
 def _nearest(candidates: list[Candidate], fact: NewFact) -> list[tuple[float, Candidate]]:
@@ -265,10 +389,15 @@ def facts_plan(*, owner: User, facts: list[NewFact], model: MemoryModel) -> list
     """What to do with each new fact. Facts planned earlier in the run count as known."""
     planned: list[Candidate] = []
     steps: list[Step] = []
+    corrected = _corrected_by_user(owner, facts) if facts else []
     for fact in facts:
         shown = [pair[1] for pair in _nearest(_existing_candidates(owner, fact) + planned, fact)]
         best = float(np.dot(shown[0].embedding, fact.embedding)) if shown else 0.0
-        if not shown:
+        again = _corrected_match(fact, corrected, shown)
+        if again is not None:
+            reason = "you marked it wrong" if again.retracted else "you corrected it"
+            step = Step(action="ignore", fact=fact, reason=f"learned again, but {reason}")
+        elif not shown:
             step = Step(action="add", fact=fact, reason="nothing similar is known")
         elif best >= SAME_FACT_SIMILARITY:
             step = Step(action="merge", fact=fact, target=shown[0], reason="same statement")
@@ -281,7 +410,8 @@ def facts_plan(*, owner: User, facts: list[NewFact], model: MemoryModel) -> list
                 merged_text=decision.text,
                 reason=decision.reason,
             )
-        if step.action in ("add", "supersede"):
+        step = _routed(step)
+        if step.action in ("add", "supersede") and step.review is None:
             planned.append(
                 Candidate(text=fact.text, embedding=fact.embedding, planned_index=len(steps))
             )
@@ -292,7 +422,7 @@ def facts_plan(*, owner: User, facts: list[NewFact], model: MemoryModel) -> list
 # --- Applying ----------------------------------------------------------------------------------
 
 
-def _create(owner: User, fact: NewFact, segment: Segment) -> Fact:
+def _create(owner: User, fact: NewFact, segment: Segment | None) -> Fact:
     created = Fact.objects.create(
         owner=owner,
         text=fact.text,
@@ -326,9 +456,17 @@ def _target_fact(step: Step, created: dict[int, Fact], owner: User) -> Fact | No
     return found if found is not None and found.status == Fact.Status.ACTIVE else None
 
 
-def facts_apply(*, owner: User, segment: Segment, steps: list[Step]) -> MemoryChangeset | None:
-    """Write the planned steps as one changeset. Call inside a transaction."""
-    journal = Journal(
+def facts_apply(
+    *,
+    owner: User,
+    segment: Segment | None,
+    steps: list[Step],
+    journal: Journal | None = None,
+) -> MemoryChangeset | None:
+    """Write the planned steps as one changeset (by consolidation of `segment`, unless
+    `journal` says otherwise), and the steps sent to review as proposals, unless the same
+    was proposed already and is pending or was rejected. Call inside a transaction."""
+    journal = journal or Journal(
         owner=owner,
         source=MemoryChangeset.Source.CONSOLIDATION,
         segment=segment,
@@ -339,6 +477,9 @@ def facts_apply(*, owner: User, segment: Segment, steps: list[Step]) -> MemoryCh
         target = _target_fact(step, created, owner)
         action = step.action if (target or step.action in ("add", "ignore")) else "add"
         if action == "ignore":
+            continue
+        if step.review is not None:
+            _propose(owner, segment, step, step.review, action, target)
             continue
         if action == "merge" and target is not None:
             _merge(journal, target, step)
@@ -351,8 +492,64 @@ def facts_apply(*, owner: User, segment: Segment, steps: list[Step]) -> MemoryCh
     return journal.commit()
 
 
+def _same_proposal(owner: User, step: Step, target: Fact | None) -> bool:
+    """Whether this change is pending review already, or the person rejected it: the same
+    fact changed by the same statement from some of the same messages."""
+    earlier = FactProposal.objects.filter(
+        owner=owner,
+        status__in=[FactProposal.Status.PENDING, FactProposal.Status.REJECTED],
+        target=target,
+        source_message_ids__overlap=step.fact.source_ids,
+    ).only("text", "embedding")
+    text = step.fact.text.casefold()
+    return any(
+        proposal.text.casefold() == text
+        or (
+            proposal.embedding is not None
+            and float(np.dot(np.asarray(proposal.embedding), step.fact.embedding))
+            >= SAME_PROPOSAL_SIMILARITY
+        )
+        for proposal in earlier
+    )
+
+
+def _propose(
+    owner: User, segment: Segment | None, step: Step, why: str, action: str, target: Fact | None
+) -> FactProposal | None:
+    if _same_proposal(owner, step, target):
+        logger.info("not proposing %r again for %s", step.fact.text, target)
+        return None
+    fact = step.fact
+    return FactProposal.objects.create(
+        owner=owner,
+        segment=segment,
+        action=action,
+        why=why,
+        target=target,
+        text=fact.text,
+        kind=fact.kind,
+        subject=fact.subject,
+        confidence=fact.confidence,
+        valid_from=fact.valid_from,
+        said_at=fact.said_at,
+        merged_text=" ".join((step.merged_text or "").split()) if action == "merge" else "",
+        source_message_ids=fact.source_ids,
+        embedding=fact.embedding.tolist(),
+        reason=step.reason,
+    )
+
+
 def _merge(journal: Journal, target: Fact, step: Step) -> None:
     before = fact_snapshot(target)
+    if step.sources_only:
+        known = set(FactSource.objects.filter(fact=target).values_list("message_id", flat=True))
+        new_sources = [m for m in step.fact.source_ids if m not in known]
+        if new_sources:
+            _add_sources(target, new_sources)
+            journal.record(
+                fact=target, action=MemoryEvent.Action.MERGE, before=before, reason=step.reason
+            )
+        return
     if step.merged_text and step.merged_text.strip():
         target.text = " ".join(step.merged_text.split())
         target.embedding = embed_texts([target.text])[0].tolist()

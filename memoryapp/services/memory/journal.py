@@ -4,7 +4,9 @@ and after, grouped in a MemoryChangeset that can be undone as a whole."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 from django.contrib.auth.models import User
@@ -49,16 +51,16 @@ def _load(field: Field[Any, Any], value: Any) -> Any:
     return value
 
 
-def fact_snapshot(fact: Fact) -> Snapshot:
+def fact_snapshot(fact: Fact, sources: Iterable[UUID] | None = None) -> Snapshot:
     """The fact's state as JSON-serialisable data, enough to restore every column exactly
-    (vector and model stamp included), with its source messages."""
+    (vector and model stamp included), with its source messages (`sources` when the caller
+    fetched them already)."""
     snapshot: Snapshot = {
         field.name: _dump(field, getattr(fact, field.attname)) for field in _columns()
     }
-    snapshot["sources"] = sorted(
-        str(message_id)
-        for message_id in FactSource.objects.filter(fact=fact).values_list("message_id", flat=True)
-    )
+    if sources is None:
+        sources = FactSource.objects.filter(fact=fact).values_list("message_id", flat=True)
+    snapshot["sources"] = sorted(str(message_id) for message_id in sources)
     return snapshot
 
 
@@ -115,11 +117,6 @@ class Journal:
         return self.changeset
 
 
-def _current(fact_id: str, owner: User) -> Snapshot | None:
-    fact = Fact.objects.filter(pk=fact_id, owner=owner).first()
-    return fact_snapshot(fact) if fact else None
-
-
 def _unchanged(current: Snapshot | None, recorded: Snapshot | None) -> bool:
     """Whether the fact is still as the event left it. Events recorded before snapshots
     held every column are compared on the columns they hold."""
@@ -152,26 +149,62 @@ def _restore(snapshot_id: str, snapshot: Snapshot | None, owner: User) -> Fact |
     return fact
 
 
+def _event_fact_id(event: MemoryEvent) -> str:
+    return str((event.after or event.before or {})["id"])
+
+
+def undo_refusals(*, owner: User, changesets: Sequence[MemoryChangeset]) -> dict[UUID, str | None]:
+    """Why `changeset_undo` would refuse each of the owner's `changesets` now (None: it would
+    undo it), in three queries whatever their number: undone already, nothing to undo, or a
+    later change touched the same facts (undoing would silently throw that change away)."""
+    refusals: dict[UUID, str | None] = {}
+    events: dict[UUID, list[MemoryEvent]] = {changeset.pk: [] for changeset in changesets}
+    open_ids = [changeset.pk for changeset in changesets if not changeset.undone_by_id]
+    for event in MemoryEvent.objects.filter(owner=owner, changeset__in=open_ids).only(
+        "changeset_id", "before", "after"
+    ):
+        events[event.changeset_id].append(event)
+    fact_ids = {_event_fact_id(event) for found in events.values() for event in found}
+    facts = {str(fact.pk): fact for fact in Fact.objects.filter(owner=owner, pk__in=fact_ids)}
+    sources: dict[str, list[UUID]] = {fact_id: [] for fact_id in facts}
+    for fact_id, message_id in FactSource.objects.filter(fact__in=list(facts.values())).values_list(
+        "fact_id", "message_id"
+    ):
+        sources[str(fact_id)].append(message_id)
+    current = {fact_id: fact_snapshot(fact, sources[fact_id]) for fact_id, fact in facts.items()}
+    for changeset in changesets:
+        if changeset.undone_by_id:
+            refusals[changeset.pk] = "These changes were undone already."
+        elif not events[changeset.pk]:
+            refusals[changeset.pk] = "There is nothing to undo."
+        elif not all(
+            _unchanged(current.get(_event_fact_id(event)), event.after)
+            for event in events[changeset.pk]
+        ):
+            refusals[changeset.pk] = "Later changes touched the same memories; undo those first."
+        else:
+            refusals[changeset.pk] = None
+    return refusals
+
+
 @transaction.atomic
 def changeset_undo(*, changeset: MemoryChangeset, owner: User) -> MemoryChangeset:
     """Put every fact the changeset touched back as it was before it, as a new changeset.
 
-    Refuses (ValidationError) when the changeset was undone already or when a later change
-    touched the same facts: undoing it would silently throw that later change away.
+    Refuses (ValidationError, `undo_refusals`) when the changeset was undone already or when
+    a later change touched the same facts: undoing it would silently throw that later change
+    away.
     """
     changeset = MemoryChangeset.objects.select_for_update().get(pk=changeset.pk, owner=owner)
-    if changeset.undone_by_id:
-        raise ValidationError("These changes were undone already.")
+    refusal = undo_refusals(owner=owner, changesets=[changeset])[changeset.pk]
+    if refusal is not None:
+        raise ValidationError(refusal)
     events = list(changeset.events.order_by("-id"))
-    for event in events:
-        fact_id = (event.after or event.before or {})["id"]
-        if not _unchanged(_current(fact_id, owner), event.after):
-            raise ValidationError("Later changes touched the same memories; undo those first.")
     undo = Journal(
         owner=owner, source=MemoryChangeset.Source.UNDO, reason=f"Undo of {changeset.pk}"
     )
     for event in events:
-        fact_id = (event.after or event.before or {})["id"]
+        fact_id = _event_fact_id(event)
         restored = _restore(fact_id, event.before, owner)
         if restored is None:
             undo.record_deleted(before=event.after or {}, reason="undo")
