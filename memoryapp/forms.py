@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.forms import SetPasswordMixin, UserCreationForm
 from django.contrib.auth.models import User
 
+from memoryapp.llm.schemas import SENTENCE_MAX_CHARS
 from memoryapp.services.conversations import TITLE_MAX_CHARS, validate_message_content
 
 
@@ -54,4 +55,23 @@ class AccountForm(UserCreationForm[User]):
 class PrivacyForm(forms.Form):
     admin_may_inspect = forms.BooleanField(
         required=False, label="Let the administrator inspect my memory"
+    )
+
+
+class FactEditForm(forms.Form):
+    """A fact as the person corrects it; the text's bounds are the service's to say."""
+
+    text = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": SENTENCE_MAX_CHARS}),
+    )
+    valid_from = forms.DateField(
+        required=False,
+        label="True from",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    valid_to = forms.DateField(
+        required=False,
+        label="True until",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )

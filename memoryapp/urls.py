@@ -6,6 +6,7 @@ from django.urls import path
 
 from memoryapp import views
 from memoryapp.views import memory as memory_views
+from memoryapp.views import memory_review
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,6 +22,21 @@ urlpatterns = [
     path("m/<uuid:message_id>/continue", views.answer_continue, name="answer_continue"),
     path("search", views.conversation_search, name="conversation_search"),
     path("memory/", memory_views.memory_page, name="memory"),
+    path("memory/facts/<uuid:fact_id>/", memory_review.fact_body, name="fact_body"),
+    path("memory/facts/<uuid:fact_id>/edit", memory_review.fact_edit, name="fact_edit"),
+    path("memory/facts/<uuid:fact_id>/retract", memory_review.fact_retract, name="fact_retract"),
+    path("memory/review/", memory_review.review_page, name="memory_review"),
+    path(
+        "memory/review/<uuid:proposal_id>/accept",
+        memory_review.proposal_accept,
+        name="proposal_accept",
+    ),
+    path(
+        "memory/review/<uuid:proposal_id>/reject",
+        memory_review.proposal_reject,
+        name="proposal_reject",
+    ),
+    path("memory/history/", memory_review.history_page, name="memory_history"),
     path(
         "memory/changesets/<uuid:changeset_id>/undo",
         memory_views.changeset_undo,

@@ -24,6 +24,7 @@ from django.utils.log import log_response
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.middleware import HtmxDetails
 
 from memoryapp import forms
 from memoryapp.models import Conversation, Message
@@ -32,6 +33,7 @@ from memoryapp.selectors import citations as citation_selectors
 from memoryapp.selectors import conversations as conversation_selectors
 from memoryapp.selectors.health import chat_model_status, health_problems, system_health
 from memoryapp.selectors.help import readme_section
+from memoryapp.selectors.memory_review import pending_proposal_count
 from memoryapp.services import accounts, conversations
 from memoryapp.services.answer_control import answer_stop_request
 
@@ -46,9 +48,10 @@ LOGIN_LOCKED_OUT = (
 
 
 class AuthenticatedRequest(HttpRequest):
-    """What views behind LoginRequiredMiddleware receive."""
+    """What views behind LoginRequiredMiddleware receive (HtmxMiddleware adds `htmx`)."""
 
     user: User
+    htmx: HtmxDetails
 
 
 def _health_details_allowed(request: HttpRequest, database_ok: bool) -> bool:
@@ -119,6 +122,7 @@ def _page(
         "answer_memory": citation_selectors.answer_memory(owner_id=owner.pk, answers=chat_messages),
         "form": form or forms.MessageForm(),
         "model": chat_model_status(),
+        "review_pending": pending_proposal_count(owner=owner),
     }
     return render(request, "chat/conversation.html", context)
 

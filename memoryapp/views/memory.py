@@ -33,16 +33,13 @@ def memory_page(request: AuthenticatedRequest) -> HttpResponse:
 
 @require_POST
 def changeset_undo(request: AuthenticatedRequest, changeset_id: UUID) -> HttpResponse:
+    """The undo as a notice, or why it cannot be (409, plain text, which the page shows next
+    to the Undo button: from a chat's notice or the history alike)."""
     changeset = memory_selectors.changeset_get(owner=request.user, changeset_id=changeset_id)
     try:
         undo = journal.changeset_undo(changeset=changeset, owner=request.user)
     except ValidationError as error:
-        return render(
-            request,
-            "memory/notice.html#notice_error",
-            {"changeset": changeset, "error": error.messages[0]},
-            status=409,
-        )
+        return HttpResponse(error.messages[0], status=409, content_type="text/plain")
     return render(
         request, "memory/notice.html#notice", {"changeset": undo, "events": undo.events.all()}
     )

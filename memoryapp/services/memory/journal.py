@@ -149,8 +149,11 @@ def _restore(snapshot_id: str, snapshot: Snapshot | None, owner: User) -> Fact |
     return fact
 
 
-def _event_fact_id(event: MemoryEvent) -> str:
-    return str((event.after or event.before or {})["id"])
+def _event_fact_id(event: MemoryEvent) -> str | None:
+    """The fact the event changed: as its snapshots say (also once the fact is deleted), or
+    for an event without snapshot ids (written by hand), its link."""
+    fact_id = (event.after or event.before or {}).get("id") or event.fact_id
+    return str(fact_id) if fact_id else None
 
 
 def undo_refusals(*, owner: User, changesets: Sequence[MemoryChangeset]) -> dict[UUID, str | None]:
@@ -161,10 +164,10 @@ def undo_refusals(*, owner: User, changesets: Sequence[MemoryChangeset]) -> dict
     events: dict[UUID, list[MemoryEvent]] = {changeset.pk: [] for changeset in changesets}
     open_ids = [changeset.pk for changeset in changesets if not changeset.undone_by_id]
     for event in MemoryEvent.objects.filter(owner=owner, changeset__in=open_ids).only(
-        "changeset_id", "before", "after"
+        "changeset_id", "fact_id", "before", "after"
     ):
         events[event.changeset_id].append(event)
-    fact_ids = {_event_fact_id(event) for found in events.values() for event in found}
+    fact_ids = {_event_fact_id(event) for found in events.values() for event in found} - {None}
     facts = {str(fact.pk): fact for fact in Fact.objects.filter(owner=owner, pk__in=fact_ids)}
     sources: dict[str, list[UUID]] = {fact_id: [] for fact_id in facts}
     for fact_id, message_id in FactSource.objects.filter(fact__in=list(facts.values())).values_list(
@@ -178,7 +181,7 @@ def undo_refusals(*, owner: User, changesets: Sequence[MemoryChangeset]) -> dict
         elif not events[changeset.pk]:
             refusals[changeset.pk] = "There is nothing to undo."
         elif not all(
-            _unchanged(current.get(_event_fact_id(event)), event.after)
+            _unchanged(current.get(_event_fact_id(event) or ""), event.after)
             for event in events[changeset.pk]
         ):
             refusals[changeset.pk] = "Later changes touched the same memories; undo those first."
@@ -205,6 +208,8 @@ def changeset_undo(*, changeset: MemoryChangeset, owner: User) -> MemoryChangese
     )
     for event in events:
         fact_id = _event_fact_id(event)
+        if fact_id is None:
+            raise ValidationError("These changes do not say which memories they touched.")
         restored = _restore(fact_id, event.before, owner)
         if restored is None:
             undo.record_deleted(before=event.after or {}, reason="undo")
