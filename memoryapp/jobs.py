@@ -52,6 +52,7 @@ ANSWER = "chat.answer"
 INGESTION = "memory.ingest_conversation"
 CONSOLIDATION = "memory.consolidate_segment"
 TITLE = "memory.suggest_title"
+IMPORT = "memory.import"
 
 # A sorted set in the broker's Redis: answer id -> when its job was queued.
 QUEUED_ANSWERS_KEY = "memoryapp:answers:queued"
@@ -125,6 +126,11 @@ def consolidation_enqueue(*, segment_id: UUID) -> None:
 def title_enqueue(*, conversation_id: UUID) -> None:
     """Suggest a title for the conversation after its first answer (memory worker)."""
     _send(TITLE, str(conversation_id))
+
+
+def import_enqueue(*, job_id: UUID) -> None:
+    """Run the import job `job_id` (memory worker)."""
+    _send(IMPORT, str(job_id))
 
 
 @contextlib.contextmanager

@@ -21,9 +21,10 @@ from django.db import DatabaseError
 
 from memoryapp import jobs
 from memoryapp.heartbeats import answer_heartbeat
-from memoryapp.models import Conversation, Message, Segment
+from memoryapp.models import Conversation, ImportJob, Message, Segment
 from memoryapp.services.answering import answer_generate, answers_requeue_stale
 from memoryapp.services.memory.consolidation import segment_consolidate
+from memoryapp.services.memory.importing import import_job_run
 from memoryapp.services.memory.ingestion import conversation_ingest
 from memoryapp.services.memory.upkeep import memory_sleep, memory_upkeep
 from memoryapp.services.titles import conversation_title_due, conversation_title_suggest
@@ -38,6 +39,10 @@ ANSWER_HARD_LIMIT = ANSWER_SOFT_LIMIT + 30
 # Consolidation makes several model calls (digest, extraction, a decision per fact).
 MEMORY_SOFT_LIMIT = 30 * 60
 MEMORY_HARD_LIMIT = MEMORY_SOFT_LIMIT + 60
+# An import stores the file's conversations and ingests them (consolidation is queued as
+# jobs of its own); it reports progress, and a run cut short is resumed by the next one.
+IMPORT_SOFT_LIMIT = 2 * 60 * 60
+IMPORT_HARD_LIMIT = IMPORT_SOFT_LIMIT + 60
 # A title waits for the chat worker to be idle, then makes one short model call.
 TITLE_SOFT_LIMIT = int(settings.MEMORY_YIELD_MAX_SECONDS) + 120
 TITLE_HARD_LIMIT = TITLE_SOFT_LIMIT + 30
@@ -126,6 +131,21 @@ def consolidate_segment(segment_id: str) -> str | None:
         exists=Segment.objects.filter(pk=segment_id).exists,
     )
     return None if segment is None else segment.job_status
+
+
+@shared_task(
+    name="memory.import",
+    acks_late=True,
+    soft_time_limit=IMPORT_SOFT_LIMIT,
+    time_limit=IMPORT_HARD_LIMIT,
+)
+def import_history(job_id: str) -> str | None:
+    job = _unless_gone(
+        lambda: import_job_run(job_id=UUID(job_id)),
+        what=f"import job {job_id}",
+        exists=ImportJob.objects.filter(pk=job_id).exists,
+    )
+    return None if job is None else job.job_status
 
 
 @shared_task(name="memory.upkeep", soft_time_limit=600, time_limit=660)

@@ -14,13 +14,17 @@ commit (`jobs.consolidation_enqueue`); during the build Celery runs such tasks e
 instead of sending them to the broker, so nothing piles up in Redis and no worker is needed.
 The explicit consolidation pass then finds nothing left to claim, except segments an earlier,
 interrupted run left pending.
+
+The ChatGPT importer (`memoryapp.services.memory.importing`) stores its conversations for an
+existing person with `conversations_store`, then builds memory with `memory_build` (in this
+process) or `conversations_ingest` (consolidation queued for the memory worker).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -38,6 +42,10 @@ logger = logging.getLogger(__name__)
 MESSAGE_BATCH = 1000
 SPEAKER_MAX_CHARS = 100
 TITLE_MAX_CHARS = 200
+MODEL_NAME_MAX_CHARS = 200
+
+# Called with (done, total) as conversations are ingested.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,15 @@ class ImportedMessage:
     created_at: datetime
     external_id: str
     by_person: bool
+    model_name: str = ""  # the model that wrote an imported answer, when the source says
 
 
 @dataclass(frozen=True)
 class ImportedConversation:
     title: str
     messages: tuple[ImportedMessage, ...]
+    # Its id in the source (a ChatGPT conversation id): importing it again skips it.
+    external_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,18 +124,25 @@ def history_store(*, history: ImportedHistory) -> User:
     user = User(username=history.username)
     user.set_unusable_password()
     user.save()
-    conversations = [
-        _conversation(user, imported) for imported in history.conversations if imported.messages
-    ]
-    Conversation.objects.bulk_create([c for c, _ in conversations], batch_size=MESSAGE_BATCH)
+    conversations_store(owner=user, conversations=history.conversations)
+    return user
+
+
+def conversations_store(
+    *, owner: User, conversations: Sequence[ImportedConversation], private: bool = False
+) -> list[Conversation]:
+    """Store each imported conversation that has messages, with its messages (status done,
+    numbered from 0; `private`: kept out of memory), in bulk. Call it inside a transaction."""
+    stored = [_conversation(owner, imported) for imported in conversations if imported.messages]
+    Conversation.objects.bulk_create([c for c, _ in stored], batch_size=MESSAGE_BATCH)
     batch: list[Message] = []
-    for conversation, imported in conversations:
-        batch.extend(_messages(conversation, imported.messages))
+    for conversation, imported in stored:
+        batch.extend(_messages(conversation, imported.messages, private))
         if len(batch) >= MESSAGE_BATCH:
             Message.objects.bulk_create(batch)
             batch = []
     Message.objects.bulk_create(batch)
-    return user
+    return [conversation for conversation, _ in stored]
 
 
 def _conversation(
@@ -133,43 +151,72 @@ def _conversation(
     conversation = Conversation(
         owner=user,
         title=imported.title[:TITLE_MAX_CHARS],
+        external_id=imported.external_id,
         created_at=imported.messages[0].created_at,
         updated_at=imported.messages[-1].created_at,
     )
     return conversation, imported
 
 
-def _messages(conversation: Conversation, turns: Sequence[ImportedMessage]) -> list[Message]:
+def _messages(
+    conversation: Conversation, turns: Sequence[ImportedMessage], private: bool
+) -> list[Message]:
     return [
         Message(
             conversation=conversation,
             owner_id=conversation.owner_id,
             role=turn.role,
             by_person=turn.by_person,
+            private=private,
             speaker=turn.speaker[:SPEAKER_MAX_CHARS],
             content=turn.content,
             created_at=turn.created_at,
             sequence=sequence,
             status=Message.Status.DONE,
             external_id=turn.external_id,
+            model_name=turn.model_name[:MODEL_NAME_MAX_CHARS],
         )
         for sequence, turn in enumerate(turns)
     ]
 
 
-def memory_build(*, owner: User) -> None:
-    """Ingest every conversation of `owner` (final: no segment stays open) and consolidate
-    every closed segment still pending, in this process.
+def memory_build(
+    *,
+    owner: User,
+    conversation_ids: Sequence[UUID] | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Ingest the conversations of `owner` (all of them, oldest first, unless
+    `conversation_ids` says which) and consolidate every closed segment of theirs still
+    pending, in this process.
 
     Safe to repeat: ingestion with nothing new changes nothing, and consolidation claims a
     segment only while it is pending.
     """
-    conversation_ids = Conversation.objects.filter(owner=owner).order_by("created_at", "pk")
+    if conversation_ids is None:
+        everything = Conversation.objects.filter(owner=owner).order_by("created_at", "pk")
+        conversation_ids = list(everything.values_list("pk", flat=True))
     with jobs.run_here():
-        for conversation_id in conversation_ids.values_list("pk", flat=True):
-            conversation_ingest(conversation_id=conversation_id, final=True)
+        conversations_ingest(conversation_ids=conversation_ids, progress=progress)
         for segment_id in _pending_segments(owner):
             segment_consolidate(segment_id=segment_id)
+
+
+def conversations_ingest(
+    *, conversation_ids: Sequence[UUID], progress: Progress | None = None
+) -> None:
+    """Ingest each conversation in turn, closing its last segment (final), and report
+    (done, total) after each. The consolidation of the segments closed is queued on commit
+    (or runs at once, within `jobs.run_here()`). A conversation deleted meanwhile is passed
+    over."""
+    total = len(conversation_ids)
+    for done, conversation_id in enumerate(conversation_ids, start=1):
+        try:
+            conversation_ingest(conversation_id=conversation_id, final=True)
+        except Conversation.DoesNotExist:
+            logger.info("conversation %s was deleted before its ingestion", conversation_id)
+        if progress is not None:
+            progress(done, total)
 
 
 def _pending_segments(owner: User) -> list[UUID]:

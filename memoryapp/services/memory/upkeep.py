@@ -33,6 +33,7 @@ from memoryapp.services.memory.consolidation import (
     owner_lock,
     segment_text_rebuild,
 )
+from memoryapp.services.memory.importing import import_jobs_requeue
 from memoryapp.services.memory.ingestion import messages_embed
 from memoryapp.services.memory.journal import Journal, fact_snapshot
 from memoryapp.services.memory.profile import profile_rebuild
@@ -210,6 +211,7 @@ def memory_upkeep() -> dict[str, int]:
         "closed_idle_segments": segments_close_idle(),
         "requeued_ingestions": ingestions_requeue_lost(),
         "requeued_consolidations": consolidations_requeue(),
+        "requeued_imports": import_jobs_requeue(),
     }
 
 

@@ -1,0 +1,88 @@
+"""Reading a file to import, and saying what is wrong with it: the checks every import makes
+before it stores anything (`memoryapp.services.memory.importing`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+# Every refusal ends with it: the import changed nothing.
+NOTHING_DONE = "Nothing was imported."
+# At most this many problems of a file are named in one refusal.
+PROBLEMS_SHOWN = 5
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:.0f} MB"
+
+
+def import_too_large(size: int) -> str:
+    """The refusal of a file of `size` bytes, over IMPORT_MAX_BYTES."""
+    return (
+        f"The file is {_megabytes(size)}; the largest import accepted is "
+        f"{_megabytes(settings.IMPORT_MAX_BYTES)} (IMPORT_MAX_BYTES). {NOTHING_DONE}"
+    )
+
+
+def file_size_check(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ValidationError(f"Cannot read {path.name}: {exc.strerror}. {NOTHING_DONE}") from exc
+    if size > settings.IMPORT_MAX_BYTES:
+        raise ValidationError(import_too_large(size))
+
+
+def file_read(path: Path) -> bytes:
+    """The file's bytes, unless it is over IMPORT_MAX_BYTES."""
+    file_size_check(path)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"Cannot read {path.name}: {exc.strerror}. {NOTHING_DONE}") from exc
+
+
+def json_parse(data: bytes, what: str) -> Any:
+    """`data` parsed, or a refusal saying where the JSON breaks (at the end: truncated)."""
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{what} is not UTF-8 text. {NOTHING_DONE}") from exc
+    except json.JSONDecodeError as exc:
+        truncated = exc.pos >= len(exc.doc.rstrip())
+        why = "it ends too early: is the file truncated?" if truncated else exc.msg
+        raise ValidationError(
+            f"{what} is not valid JSON ({why}; line {exc.lineno}, column {exc.colno}). "
+            f"{NOTHING_DONE}"
+        ) from exc
+
+
+def looks_like_json(data: bytes) -> bool:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{")
+
+
+def schema_problems(error: pydantic.ValidationError, root: str = "") -> list[str]:
+    """pydantic's errors as "where: what" lines (`root`: the name of the whole)."""
+    found = []
+    for problem in error.errors(include_url=False):
+        where = root
+        for part in problem["loc"]:
+            if isinstance(part, int):
+                where += f"[{part}]"
+            else:
+                where += f".{part}" if where else str(part)
+        found.append(f"{where or 'the document'}: {problem['msg']}")
+    return found
+
+
+def refusal(intro: str, problems: Sequence[str]) -> ValidationError:
+    shown = list(problems[:PROBLEMS_SHOWN])
+    if len(problems) > PROBLEMS_SHOWN:
+        shown.append(f"and {len(problems) - PROBLEMS_SHOWN} more")
+    return ValidationError(f"{intro} {'; '.join(shown)}. {NOTHING_DONE}")
