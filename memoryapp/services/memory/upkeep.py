@@ -109,7 +109,10 @@ def _near_duplicate_pairs(owner: User) -> list[tuple[Fact, Fact]]:
         *np.nonzero(np.triu(similarity, k=1) >= NEAR_DUPLICATE_SIMILARITY), strict=True
     ):
         if i not in used and j not in used:
-            pairs.append((facts[i], facts[j]))
+            keep, duplicate = facts[i], facts[j]
+            if duplicate.user_edited_at and not keep.user_edited_at:
+                keep, duplicate = duplicate, keep  # the person's own wording stays
+            pairs.append((keep, duplicate))
             used.update((i, j))
     return pairs
 

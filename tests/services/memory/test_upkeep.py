@@ -70,6 +70,16 @@ def test_near_duplicates_merge_within_one_owner_only() -> None:
     assert facts_merge_near_duplicates(owner=bob) is None
 
 
+def test_of_near_duplicates_the_one_the_person_edited_is_kept() -> None:
+    alice = factories.user()
+    _fact(alice, "Alice has a dog named Pixel.")
+    edited = _fact(alice, "Alice has a dog named Pixel", user_edited_at=timezone.now())
+
+    facts_merge_near_duplicates(owner=alice)
+
+    assert list(Fact.objects.filter(owner=alice, status="active")) == [edited]
+
+
 def test_the_profile_is_rebuilt_from_active_facts_only(settings: Any) -> None:
     settings.MEMORY_LLM = "off"
     owner = factories.user()
