@@ -23,7 +23,7 @@ from django.db.models import Q
 
 from memoryapp.embeddings import embed_texts
 from memoryapp.models import Fact, Message, Profile
-from memoryapp.models.conversation import MEMORY, REMEMBERED
+from memoryapp.models.conversation import FOR_MEMORY, MEMORY
 from memoryapp.retrieval import search
 from memoryapp.retrieval.packing import Candidate, ContextUnit, pack
 from memoryapp.retrieval.scoring import (
@@ -74,14 +74,17 @@ def _speakers_named(owner: User, question: str) -> list[str]:
     words = {word.removesuffix("'s") for word in _CAPITALISED.findall(question)}
     if not words:
         return []
-    found = Message.objects.filter(owner=owner, speaker__in=words).values_list("speaker")
+    found = Message.objects.filter(FOR_MEMORY, owner=owner, speaker__in=words).values_list(
+        "speaker"
+    )
     return sorted({speaker for (speaker,) in found.distinct()})
 
 
 def _candidate_turns(owner: User, evidence: TurnEvidence, excluded: set[UUID]) -> list[MemoryTurn]:
     """People's remembered turns that were listed, every such turn of the best segments, and
     those just before and after each of them (one query for the turns, one for their
-    neighbours), each with the assistant's words it responds to as context."""
+    neighbours), each with the assistant's words it responds to as context. Private turns
+    (incognito, or said while memory was paused) are never one of them, nor context."""
     best_segments = sorted(evidence.segments, key=lambda s: (-evidence.segments[s], s))
     found = list(
         Message.objects.filter(
@@ -98,7 +101,7 @@ def _candidate_turns(owner: User, evidence: TurnEvidence, excluded: set[UUID]) -
         )
     known = {m.pk for m in found}
     neighbours = (
-        [m for m in Message.objects.filter(around, REMEMBERED, owner=owner) if m.pk not in known]
+        [m for m in Message.objects.filter(around, FOR_MEMORY, owner=owner) if m.pk not in known]
         if found
         else []
     )

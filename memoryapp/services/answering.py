@@ -52,6 +52,7 @@ from memoryapp.services.answer_control import (
 )
 from memoryapp.services.answer_queue import answer_waiting_end, answers_waiting_notify
 from memoryapp.services.chat_prompt import ChatPrompt, chat_prompt_build
+from memoryapp.services.memory.privacy import message_is_private
 from memoryapp.services.notifications import conversation_notify
 
 logger = logging.getLogger(__name__)
@@ -383,6 +384,13 @@ def _finish(
         answer.model_name = _model_name(llm)
         answer.token_count = _count(llm, text) if result.cut_tokens is None else result.cut_tokens
         fields += ["model_name", "token_count"]
+    # Stored now: private if the conversation went incognito or memory was paused meanwhile.
+    # Only ever set here, so an incognito switch committed in between is never undone.
+    if not answer.private and message_is_private(
+        conversation_id=answer.conversation_id, owner_id=answer.owner_id
+    ):
+        answer.private = True
+        fields.append("private")
     with transaction.atomic():
         saved = _this_attempt(answer).update(**{name: getattr(answer, name) for name in fields})
         if saved and citations is not None:

@@ -13,12 +13,14 @@ from memoryapp import jobs
 from memoryapp.models import Conversation, Message
 from memoryapp.selectors.answers import answer_can_continue
 from memoryapp.services.answer_control import answer_stop_clear, answer_stop_request
+from memoryapp.services.memory.privacy import message_is_private
 
 TITLE_MAX_CHARS = 200
 
 
-def conversation_create(*, owner: User) -> Conversation:
-    return Conversation.objects.create(owner=owner)
+def conversation_create(*, owner: User, incognito: bool = False) -> Conversation:
+    """A new conversation; an incognito one is never remembered (`Message.private`)."""
+    return Conversation.objects.create(owner=owner, incognito=incognito)
 
 
 def conversation_rename(*, conversation: Conversation, title: str) -> Conversation:
@@ -66,12 +68,17 @@ def message_send(*, conversation: Conversation, content: str) -> tuple[Message, 
     While the broker is down the answer stays pending, and the stale-answer sweep queues it
     once the broker is back (`jobs.answer_enqueue`): the message is never refused for it.
 
+    Both are private (kept out of memory) when the conversation is incognito or the owner's
+    memory is paused (`services.memory.privacy`).
+
     Returns (question, answer). Raises ValidationError for empty or over-long content.
     """
     content = validate_message_content(content)
-    Conversation.objects.select_for_update().get(pk=conversation.pk)  # serialise sequences
+    # Serialises sequences, and waits for an incognito switch under way.
+    Conversation.objects.select_for_update().get(pk=conversation.pk)
     now = timezone.now()
     owner = conversation.owner
+    private = message_is_private(conversation_id=conversation.pk, owner_id=owner.pk)
     sequence = _next_sequence(conversation)
     question = Message.objects.create(
         conversation=conversation,
@@ -81,6 +88,7 @@ def message_send(*, conversation: Conversation, content: str) -> tuple[Message, 
         content=content,
         created_at=now,
         sequence=sequence,
+        private=private,
     )
     answer = Message.objects.create(
         conversation=conversation,
@@ -93,6 +101,7 @@ def message_send(*, conversation: Conversation, content: str) -> tuple[Message, 
         status=Message.Status.PENDING,
         reply_to=question,
         in_flight_since=now,
+        private=private,
     )
     conversation.updated_at = now
     conversation.save(update_fields=["updated_at"])

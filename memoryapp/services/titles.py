@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from memoryapp.llm import LLM, LLMError, get_llm
 from memoryapp.llm.prompting import prompt_within, render_prompt
 from memoryapp.models import Conversation, Message
-from memoryapp.models.conversation import MEMORY
+from memoryapp.models.conversation import REMEMBERED
 from memoryapp.services.memory.model_access import chat_idle_wait
 from memoryapp.services.notifications import user_notify
 
@@ -89,8 +89,12 @@ def conversation_title_suggest(
     conversation.refresh_from_db(fields=["title", "title_is_custom"])
     if conversation.title or conversation.title_is_custom:
         return conversation
+    # The person's words, private ones too: a title is chat history (the sidebar's), not
+    # memory, and an incognito conversation is named like any other.
     first = (
-        Message.objects.filter(MEMORY, conversation=conversation, owner_id=conversation.owner_id)
+        Message.objects.filter(
+            REMEMBERED, by_person=True, conversation=conversation, owner_id=conversation.owner_id
+        )
         .order_by("sequence")
         .first()
     )

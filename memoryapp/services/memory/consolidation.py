@@ -27,7 +27,7 @@ from memoryapp.llm import LLMError, LLMInvalidOutput
 from memoryapp.llm.prompting import Shown, prompt_within, render_prompt
 from memoryapp.llm.schemas import Paragraph, Passage, Title
 from memoryapp.models import JobStatus, MemoryChangeset, Message, Segment
-from memoryapp.models.conversation import REMEMBERED
+from memoryapp.models.conversation import FOR_MEMORY
 from memoryapp.services.memory import denoise
 from memoryapp.services.memory.facts import Step, facts_apply, facts_extract, facts_plan
 from memoryapp.services.memory.model_access import MemoryModel
@@ -213,7 +213,7 @@ def segment_text_rebuild(*, segment_id: UUID) -> bool:
         return False
     model = MemoryModel.for_memory()
     with owner_lock(segment.owner_id):
-        Message.objects.filter(segment=segment).exclude(REMEMBERED).update(segment=None)
+        Message.objects.filter(segment=segment).exclude(FOR_MEMORY).update(segment=None)
         messages = segment_messages(segment)
         text = segment_text_deterministic(messages)
         if model.enabled and segment.summary_source == "llm":

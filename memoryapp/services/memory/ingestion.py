@@ -28,7 +28,7 @@ from django.utils import timezone
 from memoryapp import jobs, segmentation
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.models import Conversation, Message, Segment
-from memoryapp.models.conversation import FINISHED, REMEMBERED
+from memoryapp.models.conversation import FINISHED, FOR_MEMORY
 from memoryapp.services.memory.boundary_check import confirm_boundaries
 from memoryapp.services.memory.passages import messages_lock_unchanged, passages_make
 
@@ -53,13 +53,14 @@ class Plan:
 
 def _unassigned(conversation: Conversation) -> list[Message]:
     """Remembered messages not yet in a segment, in order, up to the first one still being
-    written. Failed and stopped-empty answers are passed over and stay out of segments."""
+    written. Failed and stopped-empty answers are passed over and stay out of segments, and
+    so do private ones (an incognito conversation's, or said while memory was paused)."""
     pending = Message.objects.filter(conversation=conversation, segment=None).exclude(
         status__in=FINISHED
     )
     first_unfinished = pending.aggregate(first=Min("sequence"))["first"]
     messages = Message.objects.filter(
-        REMEMBERED, conversation=conversation, owner_id=conversation.owner_id, segment=None
+        FOR_MEMORY, conversation=conversation, owner_id=conversation.owner_id, segment=None
     )
     if first_unfinished is not None:
         messages = messages.filter(sequence__lt=first_unfinished)
@@ -180,8 +181,11 @@ def _still_current(conversation: Conversation, plan: Plan) -> bool:
         conversation=conversation, status=Segment.Status.OPEN
     ).first()
     open_id = open_segment.pk if open_segment else None
+    # Also out of date when one of them became private (incognito switched on meanwhile).
     still_unassigned = set(
-        Message.objects.filter(pk__in=plan.new_ids, segment=None).values_list("pk", flat=True)
+        Message.objects.filter(FOR_MEMORY, pk__in=plan.new_ids, segment=None).values_list(
+            "pk", flat=True
+        )
     )
     return open_id == plan.open_segment_id and still_unassigned == set(plan.new_ids)
 
@@ -226,7 +230,7 @@ def conversation_ingest(*, conversation_id: UUID, final: bool = False) -> list[S
         if plan is None:
             return []
         with transaction.atomic():
-            _lock(conversation)
+            ingestion_lock(conversation_id=conversation.pk)
             if not _still_current(conversation, plan):
                 continue
             closed = _apply(conversation, plan)
@@ -237,10 +241,11 @@ def conversation_ingest(*, conversation_id: UUID, final: bool = False) -> list[S
     return []
 
 
-def _lock(conversation: Conversation) -> None:
+def ingestion_lock(*, conversation_id: UUID) -> None:
+    """Hold the conversation's ingestion until the transaction ends."""
     # Not the conversation row: sending a message locks that, and must never wait for us.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-            [CONVERSATION_LOCK_NAMESPACE, str(conversation.pk)],
+            [CONVERSATION_LOCK_NAMESPACE, str(conversation_id)],
         )

@@ -39,6 +39,7 @@ def memory_turn(message: Message, previous: Message | None) -> MemoryTurn:
         previous is None
         or previous.by_person
         or not previous.is_remembered
+        or previous.private
         or previous.conversation_id != message.conversation_id
         or previous.sequence != message.sequence - 1
     ):

@@ -27,7 +27,7 @@ from memoryapp.models import (
     Profile,
     Segment,
 )
-from memoryapp.models.conversation import REMEMBERED
+from memoryapp.models.conversation import FOR_MEMORY
 from memoryapp.services.memory.consolidation import (
     SEGMENT_TEXT_VERSION,
     owner_lock,
@@ -60,10 +60,11 @@ def segments_close_idle() -> int:
 
 
 def ingestions_requeue_lost() -> int:
-    """Queue ingestion for conversations whose remembered messages were never ingested."""
+    """Queue ingestion for conversations whose remembered messages were never ingested
+    (private ones never are)."""
     cutoff = timezone.now() - timedelta(seconds=LOST_INGESTION_SECONDS)
     waiting = Message.objects.filter(
-        REMEMBERED, conversation=OuterRef("pk"), segment=None, created_at__lt=cutoff
+        FOR_MEMORY, conversation=OuterRef("pk"), segment=None, created_at__lt=cutoff
     )
     conversations = Conversation.objects.filter(Exists(waiting)).values_list("pk", flat=True)
     for conversation_id in conversations:
@@ -163,7 +164,7 @@ def embeddings_refresh() -> int:
     fingerprint = model_fingerprint()
     done = 0
     stale = (
-        Message.objects.filter(REMEMBERED)
+        Message.objects.filter(FOR_MEMORY)
         .exclude(embedding=None)
         .filter(~Q(embedding_model=fingerprint) | ~Q(passages_model=fingerprint))
     )
