@@ -58,6 +58,20 @@ class PrivacyForm(forms.Form):
     )
 
 
+class NewConversationForm(forms.Form):
+    incognito = forms.BooleanField(required=False, label="Don't remember this conversation")
+
+
+class SwitchForm(forms.Form):
+    """An on/off switch (incognito, memory pause), posted as state=on or state=off."""
+
+    state = forms.ChoiceField(choices=[("on", "on"), ("off", "off")])
+
+    @property
+    def on(self) -> bool:
+        return bool(self.cleaned_data["state"] == "on")
+
+
 class FactEditForm(forms.Form):
     """A fact as the person corrects it; the text's bounds are the service's to say."""
 

@@ -6,7 +6,7 @@ from django.urls import path
 
 from memoryapp import views
 from memoryapp.views import memory as memory_views
-from memoryapp.views import memory_review
+from memoryapp.views import memory_privacy, memory_review
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,7 +20,13 @@ urlpatterns = [
     path("m/<uuid:message_id>/stop", views.answer_stop, name="answer_stop"),
     path("m/<uuid:message_id>/retry", views.answer_retry, name="answer_retry"),
     path("m/<uuid:message_id>/continue", views.answer_continue, name="answer_continue"),
+    path(
+        "c/<uuid:conversation_id>/incognito",
+        memory_privacy.conversation_incognito,
+        name="conversation_incognito",
+    ),
     path("search", views.conversation_search, name="conversation_search"),
+    path("memory/pause", memory_privacy.memory_pause, name="memory_pause"),
     path("memory/", memory_views.memory_page, name="memory"),
     path("memory/facts/<uuid:fact_id>/", memory_review.fact_body, name="fact_body"),
     path("memory/facts/<uuid:fact_id>/edit", memory_review.fact_edit, name="fact_edit"),

@@ -33,6 +33,7 @@ from memoryapp.selectors import citations as citation_selectors
 from memoryapp.selectors import conversations as conversation_selectors
 from memoryapp.selectors.health import chat_model_status, health_problems, system_health
 from memoryapp.selectors.help import readme_section
+from memoryapp.selectors.memory_privacy import privacy_state
 from memoryapp.selectors.memory_review import pending_proposal_count
 from memoryapp.services import accounts, conversations
 from memoryapp.services.answer_control import answer_stop_request
@@ -122,6 +123,7 @@ def _page(
         "answer_memory": citation_selectors.answer_memory(owner_id=owner.pk, answers=chat_messages),
         "form": form or forms.MessageForm(),
         "model": chat_model_status(),
+        "privacy": privacy_state(owner=owner, conversation=conversation),
         "review_pending": pending_proposal_count(owner=owner),
     }
     return render(request, "chat/conversation.html", context)
@@ -145,7 +147,9 @@ def conversation_detail(request: AuthenticatedRequest, conversation_id: UUID) ->
 
 @require_POST
 def conversation_new(request: AuthenticatedRequest) -> HttpResponse:
-    conversation = conversations.conversation_create(owner=request.user)
+    form = forms.NewConversationForm(request.POST)
+    incognito = form.is_valid() and form.cleaned_data["incognito"]  # a checkbox: always valid
+    conversation = conversations.conversation_create(owner=request.user, incognito=incognito)
     return redirect("conversation", conversation_id=conversation.pk)
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from memoryapp.selectors import memory as memory_selectors
 from memoryapp.selectors import memory_page as memory_page_selectors
+from memoryapp.selectors.memory_privacy import privacy_state
 from memoryapp.services.memory import journal
 from memoryapp.views import AuthenticatedRequest
 
@@ -27,6 +28,7 @@ def memory_page(request: AuthenticatedRequest) -> HttpResponse:
         "fact_groups": memory_page_selectors.current_facts(owner=owner),
         "past_facts": memory_page_selectors.past_facts(owner=owner),
         "topics": memory_page_selectors.topics_page(owner=owner, number=request.GET.get("page")),
+        "privacy": privacy_state(owner=owner),
     }
     return render(request, "memory/memory.html", context)
 
