@@ -6,7 +6,7 @@ from django.urls import path
 
 from memoryapp import views
 from memoryapp.views import memory as memory_views
-from memoryapp.views import memory_privacy, memory_review
+from memoryapp.views import memory_privacy, memory_review, memory_search
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path("search", views.conversation_search, name="conversation_search"),
     path("memory/pause", memory_privacy.memory_pause, name="memory_pause"),
+    path("memory/search", memory_search.memory_search_page, name="memory_search"),
     path("memory/", memory_views.memory_page, name="memory"),
     path("memory/facts/<uuid:fact_id>/", memory_review.fact_body, name="fact_body"),
     path("memory/facts/<uuid:fact_id>/edit", memory_review.fact_edit, name="fact_edit"),

@@ -44,6 +44,7 @@ from memoryapp.text import count_tokens, stems
 __all__ = [
     "AnswerContext",
     "ContextUnit",
+    "chat_memory_units",
     "context_for_answer",
     "count_tokens",
     "is_overview_question",
@@ -207,20 +208,33 @@ def profile_text(owner: User) -> str:
     return profile.summary if profile else ""
 
 
+def chat_memory_units(
+    *, owner: User, question: str, now: datetime, exclude_message_ids: Sequence[UUID] = ()
+) -> list[ContextUnit]:
+    """The memory the chat gives an answer to `question`: `retrieve_units` within the chat's
+    budget (CHAT_MEMORY_TOKENS); nothing for a blank question. The Memory page's search and
+    the `memory_search` command show exactly this."""
+    if not question.strip():
+        return []
+    return retrieve_units(
+        owner=owner,
+        question=question,
+        now=now,
+        token_budget=settings.CHAT_MEMORY_TOKENS,
+        exclude_message_ids=exclude_message_ids,
+    )
+
+
 def context_for_answer(*, answer: Message) -> AnswerContext:
-    """Profile, memory for the question being answered, and the recent turns."""
+    """Profile, memory for the question being answered, and the recent turns (private ones
+    too: the conversation's own context, whatever memory keeps)."""
     turns = recent_turns(answer=answer)
     question = answer.reply_to.content if answer.reply_to else ""
-    units = (
-        retrieve_units(
-            owner=answer.owner,
-            question=question,
-            now=answer.created_at,
-            token_budget=settings.CHAT_MEMORY_TOKENS,
-            exclude_message_ids=[t.pk for t in turns],
-        )
-        if question.strip()
-        else []
+    units = chat_memory_units(
+        owner=answer.owner,
+        question=question,
+        now=answer.created_at,
+        exclude_message_ids=[t.pk for t in turns],
     )
     return AnswerContext(turns=turns, units=units, profile=profile_text(answer.owner))
 
