@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from memoryapp.models import Conversation, Message, Segment
 from memoryapp.services.memory.ingestion import conversation_ingest
@@ -36,7 +36,12 @@ def test_make_a_conversation_incognito_then_start_one(stack: LiveStack, page: Pa
     switch = page.get_by_role("switch", name="Don't remember this conversation")
     expect(switch).to_have_attribute("aria-checked", "false")
     warnings: list[str] = []
-    page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.accept()))
+
+    def accept(dialog: Dialog) -> None:
+        warnings.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     switch.click()
     expect(switch).to_have_attribute("aria-checked", "true")
     expect(page.locator("#incognito-switch")).to_contain_text(
