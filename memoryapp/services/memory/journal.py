@@ -156,10 +156,15 @@ def _event_fact_id(event: MemoryEvent) -> str | None:
     return str(fact_id) if fact_id else None
 
 
+def _forgotten(event: MemoryEvent) -> bool:
+    return any(snapshot and snapshot.get("forgotten") for snapshot in (event.before, event.after))
+
+
 def undo_refusals(*, owner: User, changesets: Sequence[MemoryChangeset]) -> dict[UUID, str | None]:
     """Why `changeset_undo` would refuse each of the owner's `changesets` now (None: it would
-    undo it), in three queries whatever their number: undone already, nothing to undo, or a
-    later change touched the same facts (undoing would silently throw that change away)."""
+    undo it), in three queries whatever their number: undone already, a forget or a change
+    to facts forgotten since, nothing to undo, or a later change touched the same facts
+    (undoing would silently throw that change away)."""
     refusals: dict[UUID, str | None] = {}
     events: dict[UUID, list[MemoryEvent]] = {changeset.pk: [] for changeset in changesets}
     open_ids = [changeset.pk for changeset in changesets if not changeset.undone_by_id]
@@ -178,6 +183,11 @@ def undo_refusals(*, owner: User, changesets: Sequence[MemoryChangeset]) -> dict
     for changeset in changesets:
         if changeset.undone_by_id:
             refusals[changeset.pk] = "These changes were undone already."
+        elif changeset.source == MemoryChangeset.Source.FORGET:
+            refusals[changeset.pk] = "What was forgotten cannot be brought back."
+        elif any(_forgotten(event) for event in events[changeset.pk]):
+            # Its text is gone (`forget.forgotten_snapshot`): undo would restore "[forgotten]".
+            refusals[changeset.pk] = "Some of these memories were forgotten since."
         elif not events[changeset.pk]:
             refusals[changeset.pk] = "There is nothing to undo."
         elif not all(
