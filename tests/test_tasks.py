@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 
 from memoryapp.llm import use_backend
 from memoryapp.llm.base import Message as PromptMessage
 from memoryapp.llm.scripted import ScriptedBackend
-from memoryapp.models import Conversation, Message, Segment
+from memoryapp.models import Conversation, Fact, MemoryChangeset, Message, Segment
 from memoryapp.services.conversations import conversation_delete, message_send
 from memoryapp.tasks import answer_message, consolidate_segment, ingest_conversation, suggest_title
 from tests import factories
@@ -84,28 +86,43 @@ def test_an_answer_whose_conversation_is_deleted_while_it_streams_ends_quietly(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_consolidation_whose_conversation_is_deleted_meanwhile_ends_quietly(
+def test_a_conversation_deleted_while_it_is_consolidated_is_forgotten_once_that_ends(
     alice: User, caplog: pytest.LogCaptureFixture, settings: Any
 ) -> None:
+    """Deleting forgets under the person's memory lock, which a consolidation holds while
+    the model works: the delete waits for it, then forgets what it learned too."""
     settings.MEMORY_LLM = "on"
     caplog.set_level(logging.INFO)
     chat = factories.conversation(alice)
     segment = factories.closed_segment(chat, [factories.message(chat, "My dog is Pixel.")])
 
+    def delete() -> None:
+        try:
+            conversation_delete(conversation=Conversation.objects.get(pk=chat.pk))
+        finally:
+            connection.close()
+
+    deleting = threading.Thread(target=delete)
+
     def delete_then_digest(messages: Sequence[PromptMessage]) -> str:
-        conversation_delete(conversation=Conversation.objects.get(pk=chat.pk))
+        deleting.start()
         return DIGEST
 
+    found = {"text": "Alice has a dog.", "kind": "possession", "subject": "alice",
+             "time": None, "confidence": 0.9, "sources": [1]}  # fmt: skip
     # Whatever else consolidation asks the model, it gets no facts.
     backend = ScriptedBackendWithDefault([], default=json.dumps({"facts": []}), delay=0)
-    backend.add_replies(delete_then_digest)
+    backend.add_replies(delete_then_digest, json.dumps({"facts": [found]}))
     with use_backend(backend):
         result = consolidate_segment.apply(args=(str(segment.pk),))
+    deleting.join(timeout=60)
 
-    assert result.successful()
+    assert result.successful() and result.result == "done"
     assert not Segment.objects.filter(pk=segment.pk).exists()
+    assert not Fact.objects.filter(owner=alice).exists()
+    forget = MemoryChangeset.objects.get(owner=alice, source=MemoryChangeset.Source.FORGET)
+    assert "1 fact," in forget.reason  # learned first, then forgotten
     assert problems(caplog) == []
-    assert said_deleted(caplog)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,7 +12,8 @@ from django.utils import timezone
 from memoryapp import jobs
 from memoryapp.models import Conversation, Message
 from memoryapp.selectors.answers import answer_can_continue
-from memoryapp.services.answer_control import answer_stop_clear, answer_stop_request
+from memoryapp.services.answer_control import answer_stop_clear
+from memoryapp.services.memory.forget import ForgetTarget, memory_forget
 from memoryapp.services.memory.privacy import message_is_private
 
 TITLE_MAX_CHARS = 200
@@ -35,12 +36,11 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
 
 
 def conversation_delete(*, conversation: Conversation) -> None:
-    """Delete the conversation and its messages; answers still streaming are stopped."""
-    for answer in conversation.messages.filter(
-        status__in=[Message.Status.PENDING, Message.Status.STREAMING]
-    ):
-        answer_stop_request(answer=answer)
-    conversation.delete()
+    """Delete the conversation: forget it, with everything learned from it
+    (`memory_forget`); answers still being written are stopped."""
+    memory_forget(
+        owner=conversation.owner, target=ForgetTarget("conversation", conversation.pk)
+    )
 
 
 def validate_message_content(content: str) -> str:
