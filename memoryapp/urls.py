@@ -6,7 +6,7 @@ from django.urls import path
 
 from memoryapp import views
 from memoryapp.views import memory as memory_views
-from memoryapp.views import memory_privacy, memory_review, memory_search
+from memoryapp.views import memory_forget, memory_privacy, memory_review, memory_search
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,7 +14,11 @@ urlpatterns = [
     path("c/start", views.conversation_start, name="conversation_start"),
     path("c/<uuid:conversation_id>/", views.conversation_detail, name="conversation"),
     path("c/<uuid:conversation_id>/rename", views.conversation_rename, name="conversation_rename"),
-    path("c/<uuid:conversation_id>/delete", views.conversation_delete, name="conversation_delete"),
+    path(
+        "c/<uuid:conversation_id>/delete",
+        memory_forget.conversation_forget,
+        name="conversation_delete",
+    ),
     path("c/<uuid:conversation_id>/messages", views.message_send, name="message_send"),
     path("m/<uuid:message_id>/", views.message_detail, name="message"),
     path("m/<uuid:message_id>/stop", views.answer_stop, name="answer_stop"),
@@ -44,6 +48,13 @@ urlpatterns = [
         name="proposal_reject",
     ),
     path("memory/history/", memory_review.history_page, name="memory_history"),
+    path("memory/forget/fact/<uuid:fact_id>", memory_forget.fact_forget, name="fact_forget"),
+    path(
+        "memory/forget/topic/<uuid:segment_id>",
+        memory_forget.segment_forget,
+        name="segment_forget",
+    ),
+    path("memory/forget/everything", memory_forget.everything_forget, name="everything_forget"),
     path(
         "memory/changesets/<uuid:changeset_id>/undo",
         memory_views.changeset_undo,

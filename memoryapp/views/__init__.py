@@ -175,17 +175,6 @@ def conversation_rename(request: AuthenticatedRequest, conversation_id: UUID) ->
     )
 
 
-@require_POST
-def conversation_delete(request: AuthenticatedRequest, conversation_id: UUID) -> HttpResponse:
-    conversation = conversation_selectors.conversation_get(
-        owner=request.user, conversation_id=conversation_id
-    )
-    title = str(conversation)
-    conversations.conversation_delete(conversation=conversation)
-    flash.success(request, f"Deleted “{title}”.")
-    return redirect("home")
-
-
 @require_GET
 def conversation_search(request: AuthenticatedRequest) -> HttpResponse:
     form = forms.SearchForm(request.GET)
