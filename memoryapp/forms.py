@@ -8,6 +8,7 @@ from django.contrib.auth.forms import SetPasswordMixin, UserCreationForm
 from django.contrib.auth.models import User
 
 from memoryapp.llm.schemas import SENTENCE_MAX_CHARS
+from memoryapp.models import ImportJob
 from memoryapp.services.conversations import TITLE_MAX_CHARS, validate_message_content
 
 
@@ -38,6 +39,22 @@ class MessageForm(forms.Form):
 
 class RenameForm(forms.Form):
     title = forms.CharField(max_length=TITLE_MAX_CHARS)
+
+
+class ImportForm(forms.Form):
+    """A file to import on the Memory page, and what it is."""
+
+    format = forms.ChoiceField(
+        choices=ImportJob.Format.choices, widget=forms.RadioSelect, label="What it is"
+    )
+    file = forms.FileField(
+        label="File",
+        widget=forms.FileInput(attrs={"accept": ".json,.zip,application/json,application/zip"}),
+    )
+    merge = forms.BooleanField(
+        required=False,
+        label="Add to the memory I have (a memoryapp export into an account with history)",
+    )
 
 
 class SearchForm(forms.Form):

@@ -7,6 +7,7 @@ from django.urls import path
 from memoryapp import views
 from memoryapp.views import memory as memory_views
 from memoryapp.views import memory_forget, memory_privacy, memory_review, memory_search
+from memoryapp.views import memory_import as memory_import_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -33,6 +34,8 @@ urlpatterns = [
     path("memory/pause", memory_privacy.memory_pause, name="memory_pause"),
     path("memory/search", memory_search.memory_search_page, name="memory_search"),
     path("memory/", memory_views.memory_page, name="memory"),
+    path("memory/import", memory_import_views.memory_import, name="memory_import"),
+    path("memory/imports/<uuid:job_id>", memory_import_views.import_job_status, name="import_job"),
     path("memory/facts/<uuid:fact_id>/", memory_review.fact_body, name="fact_body"),
     path("memory/facts/<uuid:fact_id>/edit", memory_review.fact_edit, name="fact_edit"),
     path("memory/facts/<uuid:fact_id>/retract", memory_review.fact_retract, name="fact_retract"),

@@ -706,6 +706,7 @@ def import_jobs_requeue() -> int:
         job_status=JobStatus.RUNNING,
         in_flight_since__lt=now - timedelta(seconds=settings.MEMORY_STALE_JOB_SECONDS),
     )
+    revived: set[UUID] = set()
     for job in stale:
         still = ImportJob.objects.filter(pk=job.pk, claim=job.claim, job_status=JobStatus.RUNNING)
         if job.attempts >= settings.MEMORY_JOB_ATTEMPTS:
@@ -717,13 +718,13 @@ def import_jobs_requeue() -> int:
                 in_flight_since=None,
             ):
                 _upload_delete(job.upload_path)
-        else:
-            still.update(job_status=JobStatus.PENDING, claim=None, in_flight_since=None)
+        elif still.update(job_status=JobStatus.PENDING, claim=None, in_flight_since=None):
+            revived.add(job.pk)
     due = ImportJob.objects.filter(
         Q(job_status=JobStatus.PENDING, created_at__lt=now - timedelta(seconds=LOST_JOB_SECONDS))
         | Q(job_status=JobStatus.RETRY, next_attempt_at__lte=now)
     ).values_list("pk", flat=True)
-    queued = list(due)
+    queued = sorted(revived | set(due))
     for job_id in queued:
         jobs.import_enqueue(job_id=job_id)
     return len(queued)
