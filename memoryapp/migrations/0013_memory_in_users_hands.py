@@ -1,6 +1,9 @@
 """Memory in the person's hands (issue 14): incognito conversations and paused memory
 (`Message.private`), external ids of imported conversations, facts the person edited, the
-review inbox (`FactProposal`), import jobs, and the new changeset sources."""
+review inbox (`FactProposal`), import jobs, and the new changeset sources.
+
+The covering index of the exact dense scan of messages (migrations 0005, 0008) takes the
+retrieval's new condition, `NOT private`, so that scan stays index-only."""
 
 import uuid
 
@@ -10,6 +13,8 @@ import django.utils.timezone
 import pgvector.django.vector
 from django.conf import settings
 from django.db import migrations, models
+
+MESSAGE_EXACT_INDEX = "message_memory_owner_exact"
 
 
 class Migration(migrations.Migration):
@@ -280,5 +285,19 @@ class Migration(migrations.Migration):
             index=models.Index(
                 fields=["owner", "-created_at"], name="memoryapp_i_owner_i_2fc2b4_idx"
             ),
+        ),
+        migrations.RunSQL(
+            sql=[
+                f"DROP INDEX {MESSAGE_EXACT_INDEX}",
+                f"CREATE INDEX {MESSAGE_EXACT_INDEX} ON memoryapp_message (owner_id) "
+                "INCLUDE (id, embedding) WHERE embedding IS NOT NULL AND by_person "
+                "AND NOT private AND status IN ('done', 'stopped') AND content <> ''",
+            ],
+            reverse_sql=[
+                f"DROP INDEX {MESSAGE_EXACT_INDEX}",
+                f"CREATE INDEX {MESSAGE_EXACT_INDEX} ON memoryapp_message (owner_id) "
+                "INCLUDE (id, embedding) WHERE embedding IS NOT NULL AND by_person "
+                "AND status IN ('done', 'stopped') AND content <> ''",
+            ],
         ),
     ]
