@@ -59,7 +59,7 @@ from memoryapp.models import (
 )
 from memoryapp.services.answer_control import answer_stop_request
 from memoryapp.services.memory.consolidation import OWNER_LOCK_NAMESPACE
-from memoryapp.services.memory.ingestion import CONVERSATION_LOCK_NAMESPACE
+from memoryapp.services.memory.ingestion import ingestion_lock
 from memoryapp.services.memory.journal import Journal, Snapshot, fact_snapshot
 from memoryapp.services.memory.model_access import MemoryModel
 from memoryapp.services.memory.profile import profile_rebuild
@@ -362,8 +362,8 @@ def _stop_answers(owner: User, target: ForgetTarget) -> None:
 
 
 def _lock_conversations(owner: User, target: ForgetTarget) -> None:
-    """Ingestion of the conversation waits for the forget (it takes the same lock), and then
-    finds its plan stale."""
+    """Ingestion of the conversation waits for the forget (`ingestion_lock`), and then finds
+    its plan out of date."""
     if target.kind == "conversation":
         conversation_id: UUID | None = _id(target)
     elif target.kind == "segment":
@@ -374,13 +374,8 @@ def _lock_conversations(owner: User, target: ForgetTarget) -> None:
         )
     else:
         return
-    if conversation_id is None:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-            [CONVERSATION_LOCK_NAMESPACE, str(conversation_id)],
-        )
+    if conversation_id is not None:
+        ingestion_lock(conversation_id=conversation_id)
 
 
 # --- Doing it ----------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from memoryapp.services.memory.forget import (
     forget_preview,
     memory_forget,
 )
-from memoryapp.services.memory.ingestion import messages_embed
+from memoryapp.services.memory.ingestion import conversation_ingest, messages_embed
 from memoryapp.services.memory.journal import changeset_undo
 from memoryapp.services.memory.model_access import MemoryModel
 from memoryapp.services.memory.profile import profile_rebuild
@@ -580,6 +580,13 @@ def test_forgetting_what_a_conversation_taught_keeps_its_messages_as_private_his
     assert "91,000" not in journal_text(alice)
     forget = MemoryChangeset.objects.get(owner=alice, source=MemoryChangeset.Source.FORGET)
     assert forget.reason.startswith("Forgot what was learned from a conversation")
+    # Nothing brings it back to memory: neither a new ingestion nor retrieval.
+    assert conversation_ingest(conversation_id=chat.pk, final=True) == []
+    units = retrieve_units(
+        owner=alice, question="What is my salary, 91,000?", now=timezone.now(), token_budget=4000
+    )
+    said = {m.pk for m in messages}
+    assert not [u for u in units if said & set(u.message_ids) or "91,000 a year" in u.text]
 
 
 # --- The proof ---------------------------------------------------------------------------
@@ -716,3 +723,26 @@ def test_while_a_job_holds_the_persons_memory_a_forget_waits_then_says_so(
     assert counts(alice) == before
     memory_forget(owner=alice, target=ForgetTarget("conversation", chat.pk))  # released
     assert counts(alice)["Conversation"] == 0
+
+
+def test_a_fact_undone_before_the_forget_loses_its_text_too_and_stays_gone(
+    alice: User, backend: ScriptedBackend
+) -> None:
+    chat = factories.conversation(alice)
+    segment = topic(
+        chat,
+        "My old bank password was hunter2. I changed it.",
+        "Bank password",
+        extraction("Alice's old bank password was hunter2.", "other"),
+        backend=backend,
+    )
+    undo = changeset_undo(changeset=MemoryChangeset.objects.get(segment=segment), owner=alice)
+    assert not Fact.objects.filter(owner=alice).exists()
+    assert "hunter2" in journal_text(alice)
+
+    memory_forget(owner=alice, target=ForgetTarget("conversation", chat.pk))
+
+    assert "hunter2" not in journal_text(alice)
+    with pytest.raises(ValidationError, match="forgotten since"):
+        changeset_undo(changeset=undo, owner=alice)
+    assert not Fact.objects.filter(owner=alice).exists()
