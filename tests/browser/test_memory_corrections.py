@@ -5,6 +5,7 @@ and undo from the history, with the reason said when an undo is refused."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -29,7 +30,7 @@ def _known(owner: User, text: str) -> Fact:
     return fact
 
 
-def _proposed(owner: User, text: str, **fields: object) -> FactProposal:
+def _proposed(owner: User, text: str, **fields: Any) -> FactProposal:
     said = factories.message(factories.conversation(owner, title="Maybe"), f"Perhaps: {text}")
     return FactProposal.objects.create(
         owner=owner,
