@@ -38,9 +38,7 @@ def conversation_rename(*, conversation: Conversation, title: str) -> Conversati
 def conversation_delete(*, conversation: Conversation) -> None:
     """Delete the conversation: forget it, with everything learned from it
     (`memory_forget`); answers still being written are stopped."""
-    memory_forget(
-        owner=conversation.owner, target=ForgetTarget("conversation", conversation.pk)
-    )
+    memory_forget(owner=conversation.owner, target=ForgetTarget("conversation", conversation.pk))
 
 
 def validate_message_content(content: str) -> str:
