@@ -45,7 +45,9 @@ _STREAMED_TEXT = """
 
 
 def screenshot_dir() -> Path:
-    return Path(settings.VAR_DIR) / "screenshots"
+    """The project's var/screenshots: not the test run's own var directory, which is a
+    scratch directory removed when the run ends."""
+    return Path(settings.BASE_DIR) / "var" / "screenshots"
 
 
 def chromium_launch(playwright: Playwright) -> Browser:
