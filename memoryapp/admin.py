@@ -81,9 +81,11 @@ from memoryapp.selectors.admin_inspection import (
     segment_neighbours,
 )
 from memoryapp.services.accounts import admin_access_record
+from memoryapp.services.conversations import conversation_delete
 from memoryapp.services.memory import maintenance
 from memoryapp.services.memory.corrections import fact_retract
 from memoryapp.services.memory.export import memory_export
+from memoryapp.services.memory.forget import ForgetTarget, forget_preview
 
 EMBEDDINGS = ("embedding", "key_embedding", "summary_embedding", "search_vector")
 # Changelist parameters that neither filter nor search the list.
@@ -453,6 +455,31 @@ class ConversationAdmin(MemberDataAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # conversations start in the chat, which gives them their owner
+
+    # Deleting a conversation here is the chat's delete, a forget of everything learned from
+    # it (`services.conversations.conversation_delete`), not Django's cascade, which would
+    # leave the facts learned from it. The confirmation page shows the forget's preview.
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[Any, Any], set[Any], list[Any]]:
+        conversations = list(objs)
+        if any(conversation.owner_id != request.user.pk for conversation in conversations):
+            return [], {}, {"conversations of other people"}, []
+        previews = [
+            f"{conversation}: "
+            + forget_preview(
+                owner=_viewer(request), target=ForgetTarget("conversation", conversation.pk)
+            ).summary()
+            for conversation in conversations
+        ]
+        return previews, {"conversations": len(conversations)}, set(), []
+
+    def delete_model(self, request: HttpRequest, obj: Conversation) -> None:
+        conversation_delete(conversation=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> None:
+        for conversation in queryset:
+            conversation_delete(conversation=conversation)
 
 
 class PassageInline(ReadOnlyInline, admin.TabularInline[Passage, Message]):

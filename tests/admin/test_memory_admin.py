@@ -58,3 +58,44 @@ def test_a_message_shows_the_passages_it_can_be_found_by(client: Client) -> None
     html = page.content.decode()
     inline = html[html.index('id="passages-group"') :]
     assert "I moved to Porto last spring." in inline and "My sister lives there too." in inline
+
+
+def _owner_with_learned_fact(client: Client) -> tuple[Fact, Segment]:
+    owner = factories.user("owner", is_staff=True, is_superuser=True)
+    chat = factories.conversation(owner, title="Dogs")
+    said = factories.message(chat, "My dog is Pixel.")
+    segment = factories.closed_segment(chat, [said])
+    fact = Fact.objects.create(owner=owner, text="Owner has a dog named Pixel.", segment=segment)
+    fact.source_messages.add(said, through_defaults={"owner": owner})
+    client.force_login(owner)
+    return fact, segment
+
+
+def test_deleting_a_conversation_in_the_admin_forgets_what_was_learned_from_it(
+    client: Client,
+) -> None:
+    """A plain delete would leave the facts learned from it (their sources vanish, the text
+    stays); the admin's delete is the same forget as the chat's."""
+    fact, segment = _owner_with_learned_fact(client)
+    url = reverse("admin:memoryapp_conversation_delete", args=[segment.conversation_id])
+
+    response = client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Segment.objects.filter(pk=segment.pk).exists()
+    assert not Fact.objects.filter(pk=fact.pk).exists()
+    assert MemoryChangeset.objects.filter(owner=fact.owner, source="forget").count() == 1
+
+
+def test_deleting_selected_conversations_in_the_admin_forgets_each(client: Client) -> None:
+    fact, segment = _owner_with_learned_fact(client)
+    changelist = reverse("admin:memoryapp_conversation_changelist")
+
+    response = client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [segment.conversation_id], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not Fact.objects.filter(pk=fact.pk).exists()
+    assert MemoryChangeset.objects.filter(owner=fact.owner, source="forget").count() == 1
