@@ -279,9 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args(argv)
     kept = chatgpt_export_write(options.out, conversations=options.conversations, seed=options.seed)
-    print(
-        f"wrote {options.out}: {options.conversations} conversations, {kept} messages to import"
-    )
+    print(f"wrote {options.out}: {options.conversations} conversations, {kept} messages to import")
 
 
 if __name__ == "__main__":
