@@ -69,6 +69,8 @@ logger = logging.getLogger(__name__)
 FORGOTTEN = "[forgotten]"
 # What a consolidation changeset's reason ("Learned from “<title>”") becomes.
 FORGOTTEN_TOPIC_REASON = "Learned from [forgotten]"
+# Changesets whose reason quotes the fact they changed (corrections.py, review.py).
+QUOTING_SOURCES = (MemoryChangeset.Source.USER, MemoryChangeset.Source.REVIEW)
 Kind = Literal["fact", "segment", "conversation", "all"]
 KINDS: tuple[Kind, ...] = ("fact", "segment", "conversation", "all")
 # How long a forget waits for the person's memory lock before saying it is busy.
@@ -498,7 +500,12 @@ def _citations_clear(scope: _Scope) -> None:
 def _proposals_of(scope: _Scope) -> Q:
     if scope.everything:
         return Q()
-    of = Q(segment_id__in=scope.segment_ids) | Q(target_id__in=scope.fact_ids)
+    # An accepted proposal says the fact it made (its changeset's events are that fact's).
+    of = (
+        Q(segment_id__in=scope.segment_ids)
+        | Q(target_id__in=scope.fact_ids)
+        | Q(changeset__events__fact_id__in=scope.fact_ids)
+    )
     if scope.message_ids:
         of |= Q(source_message_ids__overlap=scope.message_ids)
     return of
@@ -563,6 +570,7 @@ def _journal_scrub(scope: _Scope) -> None:
 
     topic_ids = set(topic_changesets.values_list("pk", flat=True))
     changed = []
+    quoting_facts: set[UUID] = set()
     for event in events:
         of_removed = str(event.fact_id) in removed
         scrub = [
@@ -575,8 +583,14 @@ def _journal_scrub(scope: _Scope) -> None:
             event.after = forgotten_snapshot(event.after or {})
         if (any(scrub) or event.changeset_id in topic_ids) and event.reason:
             event.reason = FORGOTTEN
+        if any(scrub):
+            quoting_facts.add(event.changeset_id)
         changed.append(event)
     MemoryEvent.objects.bulk_update(changed, ["before", "after", "reason"])
+    # The person's own changesets quote the fact they changed ("You edited “…”").
+    MemoryChangeset.objects.filter(
+        owner=owner, pk__in=quoting_facts, source__in=QUOTING_SOURCES
+    ).exclude(reason="").update(reason=FORGOTTEN)
     titles = Segment.objects.filter(owner=owner, pk__in=scope.segment_ids).values_list(
         "title", flat=True
     )

@@ -38,6 +38,7 @@ from memoryapp.models import (
 from memoryapp.retrieval import retrieve_units
 from memoryapp.services.memory import forget
 from memoryapp.services.memory.consolidation import segment_consolidate
+from memoryapp.services.memory.corrections import fact_edit, fact_retract
 from memoryapp.services.memory.export import memory_export
 from memoryapp.services.memory.forget import (
     FORGOTTEN,
@@ -50,6 +51,7 @@ from memoryapp.services.memory.ingestion import conversation_ingest, messages_em
 from memoryapp.services.memory.journal import changeset_undo
 from memoryapp.services.memory.model_access import MemoryModel
 from memoryapp.services.memory.profile import profile_rebuild
+from memoryapp.services.memory.review import proposal_accept
 from tests import factories
 from tests.support.memory_lock import memory_locked_elsewhere
 
@@ -746,3 +748,59 @@ def test_a_fact_undone_before_the_forget_loses_its_text_too_and_stays_gone(
     with pytest.raises(ValidationError, match="forgotten since"):
         changeset_undo(changeset=undo, owner=alice)
     assert not Fact.objects.filter(owner=alice).exists()
+
+
+def test_forgetting_a_corrected_fact_leaves_its_words_in_no_reason_of_the_history(
+    alice: User, backend: ScriptedBackend
+) -> None:
+    chat = factories.conversation(alice)
+    edited = fact_of(
+        topic(
+            chat, "I own a red kayak.", "Kayak", extraction("Alice owns a kayak."), backend=backend
+        )
+    )
+    fact_edit(owner=alice, fact=edited, text="Alice owns a kayak named Qwibbler.")
+    wrong = fact_of(
+        topic(
+            factories.conversation(alice),
+            "I am allergic to plover eggs.",
+            "Eggs",
+            extraction("Alice is allergic to plover eggs.", "health"),
+            decision("add"),
+            backend=backend,
+        )
+    )
+    fact_retract(owner=alice, fact=wrong)
+    assert "Qwibbler" in journal_text(alice) and "plover" in journal_text(alice)
+
+    memory_forget(owner=alice, target=ForgetTarget("fact", edited.pk))
+    memory_forget(owner=alice, target=ForgetTarget("fact", wrong.pk))
+
+    assert "Qwibbler" not in journal_text(alice)
+    assert "plover" not in journal_text(alice)
+    assert "Qwibbler" not in json.dumps(memory_export(owner=alice))
+
+
+def test_forgetting_a_fact_accepted_from_review_removes_the_proposal_that_says_it(
+    alice: User,
+) -> None:
+    chat = factories.conversation(alice)
+    said = factories.message(chat, "My sister lives in Oslo now.")
+    proposal = FactProposal.objects.create(
+        owner=alice,
+        action="add",
+        why="unsure",
+        text="Alice's sister Brunhilde-Xo lives in Oslo.",
+        kind="relationship",
+        said_at=timezone.now(),
+        source_message_ids=[said.pk],
+    )
+    proposal_accept(owner=alice, proposal=proposal)
+    fact = Fact.objects.get(owner=alice, text__contains="Brunhilde-Xo")
+
+    went = memory_forget(owner=alice, target=ForgetTarget("fact", fact.pk))
+
+    assert went.facts == 1
+    assert not FactProposal.objects.filter(owner=alice, text__contains="Brunhilde").exists()
+    assert "Brunhilde" not in journal_text(alice)
+    assert "Brunhilde" not in json.dumps(memory_export(owner=alice))
