@@ -62,6 +62,13 @@ def test_forgetting_a_fact_from_the_memory_page_previews_then_forgets_it(
     data = person_data(user, "heidimark")
     sign_in_with_cookie(page.context, stack.url, user)
     page.goto("/memory/")
+    expect(page.locator(".memory-profile")).to_have_text(data.profile.summary)
+    expect(page.locator(f"#segment-{data.segment.pk}")).to_contain_text("heidimark bees")
+    expect(page.locator(f"#fact-{data.old_fact.pk}")).to_contain_text(
+        f"Replaced by: {data.fact.text}"
+    )
+    expect(page.locator("#import-section").get_by_role("button", name="Import")).to_be_visible()
+    screenshot(page, "memory-page", full_page=True)
 
     page.locator(f"#fact-{data.fact.pk}").get_by_role("link", name="Forget").click()
 

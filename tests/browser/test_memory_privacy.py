@@ -97,6 +97,7 @@ def test_search_memory_on_the_memory_page(stack: LiveStack, page: Page) -> None:
     expect(results).to_contain_text("Lisbon")
     results.get_by_text("Learned from").first.click()
     expect(results.locator(f'a[href*="highlight={said.pk}"]')).to_be_visible()
+    page.locator("#memory-search").evaluate("section => section.scrollIntoView()")
     screenshot(page, "memory-search")
 
     search.fill("   ")

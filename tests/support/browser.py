@@ -55,11 +55,12 @@ def chromium_launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save a picture of the page for people to look at (nothing compares them)."""
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
+    """Save a picture of the page for people to look at (nothing compares them): the window,
+    or with `full_page` the whole page."""
     path = screenshot_dir() / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
