@@ -449,7 +449,9 @@ class ConversationAdmin(MemberDataAdmin):
     search_fields = ("title",)
     list_select_related = ("owner",)
     list_defer = ("search_vector",)
-    readonly_fields = ("owner", "created_at", "updated_at")
+    # Incognito is switched in the chat, which forgets what was learned from it; an import's
+    # id keeps the import idempotent.
+    readonly_fields = ("owner", "incognito", "external_id", "created_at", "updated_at")
     exclude = ("search_vector",)
     inlines = [MessageInline]
 

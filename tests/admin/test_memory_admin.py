@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 
-from memoryapp.models import Fact, MemoryChangeset, MemoryEvent, Segment
+from memoryapp.models import Conversation, Fact, MemoryChangeset, MemoryEvent, Segment
 from memoryapp.services.memory.ingestion import messages_embed
 from tests import factories
 
@@ -99,3 +100,43 @@ def test_deleting_selected_conversations_in_the_admin_forgets_each(client: Clien
     assert response.status_code == 302
     assert not Fact.objects.filter(pk=fact.pk).exists()
     assert MemoryChangeset.objects.filter(owner=fact.owner, source="forget").count() == 1
+
+
+def test_a_conversation_is_not_made_incognito_in_the_admin_behind_the_forgets_back(
+    client: Client,
+) -> None:
+    """Incognito forgets what was learned (the chat's switch); a plain save would not."""
+    fact, segment = _owner_with_learned_fact(client)
+    url = reverse("admin:memoryapp_conversation_change", args=[segment.conversation_id])
+    form = {
+        "title": "Dogs",
+        "incognito": "on",
+        "external_id": "chatgpt-123",
+        "messages-TOTAL_FORMS": "0",
+        "messages-INITIAL_FORMS": "0",
+    }
+
+    client.post(url, form)
+
+    conversation = Conversation.objects.get(pk=segment.conversation_id)
+    assert (conversation.incognito, conversation.external_id) == (False, "")
+    assert Fact.objects.filter(pk=fact.pk).exists()
+
+
+def test_a_conversation_deleted_in_the_admin_leaves_its_title_in_no_admin_log(
+    client: Client,
+) -> None:
+    _fact, segment = _owner_with_learned_fact(client)
+    change = reverse("admin:memoryapp_conversation_change", args=[segment.conversation_id])
+    form = {"title": "Zq-secret-heron", "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0"}
+    assert client.post(change, form).status_code == 302
+    assert LogEntry.objects.filter(object_repr__contains="Zq-secret-heron").exists()
+
+    client.post(
+        reverse("admin:memoryapp_conversation_delete", args=[segment.conversation_id]),
+        {"post": "yes"},
+    )
+
+    assert not Conversation.objects.filter(pk=segment.conversation_id).exists()
+    assert not LogEntry.objects.filter(object_repr__contains="Zq-secret-heron").exists()
+    assert not LogEntry.objects.filter(change_message__contains="Zq-secret-heron").exists()

@@ -39,7 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -417,10 +419,21 @@ def _apply(scope: _Scope, went: ForgetPreview) -> None:
         )
     segments.delete()
     conversations.delete()
+    _admin_log_scrub(scope)
     changeset = journal.commit()
     if changeset is None:
         journal.changeset.save()
     _profile_rebuild(owner)
+
+
+def _admin_log_scrub(scope: _Scope) -> None:
+    """The admin's log names a conversation it changed or deleted by its title."""
+    if not scope.conversation_ids:
+        return
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Conversation),
+        object_id__in=[str(pk) for pk in scope.conversation_ids],
+    ).update(object_repr=FORGOTTEN)
 
 
 def _keep_facts_valid(scope: _Scope, journal: Journal) -> None:
