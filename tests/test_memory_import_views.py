@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from memoryapp.models import Conversation, ImportJob, JobStatus, Message
 from memoryapp.services.memory.export import memory_export
+from memoryapp.services.memory.forget import ForgetTarget, memory_forget
 from memoryapp.tasks import import_history
 from tests import factories
 from tests.support.household import PersonData
@@ -319,3 +320,20 @@ def test_without_htmx_the_upload_redirects_to_the_import_page(
     html = response.content.decode()
     assert "Importing conversations.json: its progress is below." in html
     assert ImportJob.objects.filter(owner=alice, created_at__lte=timezone.now()).count() == 1
+
+
+def test_after_forgetting_everything_the_same_file_can_be_imported_again(
+    alice: User, alice_client: Client
+) -> None:
+    content = FIXTURE.read_bytes()
+    _upload(alice_client, content)
+    _run(ImportJob.objects.get(owner=alice))
+    messages = Message.objects.filter(owner=alice).count()
+    memory_forget(owner=alice, target=ForgetTarget("all"))
+    assert not Message.objects.filter(owner=alice).exists()
+
+    again = _upload(alice_client, content).content.decode()
+
+    assert "Importing conversations.json" in again
+    _run(ImportJob.objects.get(owner=alice, job_status=JobStatus.PENDING))
+    assert Message.objects.filter(owner=alice).count() == messages

@@ -13,7 +13,8 @@ What goes (`memory_forget`):
   text-bearing fields become "[forgotten]", its vector and sources are dropped and it is
   marked `"forgotten": true` (`journal.changeset_undo` refuses to undo such events); the
   reasons of those events and of the changesets that quote a forgotten topic's title become
-  "[forgotten]" wording too. Forgetting everything deletes the journal altogether;
+  "[forgotten]" wording too. Forgetting everything deletes the journal altogether, and the
+  finished import jobs (so the same file can be imported again);
 - the profile is rebuilt from the facts that remain (deterministically, at once; marked stale
   so the upkeep rewrites it with the model when memory's model stages are on).
 
@@ -52,6 +53,8 @@ from memoryapp.models import (
     Fact,
     FactProposal,
     FactSource,
+    ImportJob,
+    JobStatus,
     MemoryChangeset,
     MemoryEvent,
     Message,
@@ -399,6 +402,10 @@ def _apply(scope: _Scope, went: ForgetPreview) -> None:
     if scope.everything:
         MemoryEvent.objects.filter(owner=owner).delete()
         MemoryChangeset.objects.filter(owner=owner).delete()
+        # Finished imports: else the same file, imported again, is "imported already".
+        ImportJob.objects.filter(
+            owner=owner, job_status__in=[JobStatus.DONE, JobStatus.FAILED]
+        ).delete()
     else:
         _journal_scrub(scope)
     # Everything of a person is taken by owner: lists of ids could exceed a statement's
