@@ -48,9 +48,7 @@ from django.db.models.functions import Coalesce, Left
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import content_disposition_header
 from django.utils.safestring import SafeString
 
 from memoryapp.admin_paging import LargeTablePaginator
@@ -84,8 +82,8 @@ from memoryapp.services.accounts import admin_access_record
 from memoryapp.services.conversations import conversation_delete
 from memoryapp.services.memory import maintenance
 from memoryapp.services.memory.corrections import fact_retract
-from memoryapp.services.memory.export import memory_export
 from memoryapp.services.memory.forget import ForgetTarget, forget_preview
+from memoryapp.views.memory import memory_export_response
 
 EMBEDDINGS = ("embedding", "key_embedding", "summary_embedding", "search_vector")
 # Changelist parameters that neither filter nor search the list.
@@ -966,7 +964,6 @@ class PersonAdmin(UserAdmin[User]):
     def _export(self, request: HttpRequest, person: User) -> HttpResponse:
         """The person's memory export document, as a download; recorded as a look at each
         kind of their data it holds."""
-        document = memory_export(owner=person)
         for model in EXPORTED_MODELS:
             admin_access_record(
                 viewer=_viewer(request),
@@ -974,10 +971,4 @@ class PersonAdmin(UserAdmin[User]):
                 model=model,
                 object_id=AdminAccess.LIST,
             )
-        response = HttpResponse(
-            json.dumps(document, ensure_ascii=False, indent=2) + "\n",
-            content_type="application/json; charset=utf-8",
-        )
-        filename = f"memory-{person.get_username()}-{timezone.now():%Y-%m-%d}.json"
-        response["Content-Disposition"] = content_disposition_header(True, filename) or ""
-        return response
+        return memory_export_response(person)

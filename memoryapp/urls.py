@@ -34,6 +34,7 @@ urlpatterns = [
     path("memory/pause", memory_privacy.memory_pause, name="memory_pause"),
     path("memory/search", memory_search.memory_search_page, name="memory_search"),
     path("memory/", memory_views.memory_page, name="memory"),
+    path("memory/export", memory_views.memory_export, name="memory_export"),
     path("memory/import", memory_import_views.memory_import, name="memory_import"),
     path("memory/imports/<uuid:job_id>", memory_import_views.import_job_status, name="import_job"),
     path("memory/facts/<uuid:fact_id>/", memory_review.fact_body, name="fact_body"),

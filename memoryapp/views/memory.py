@@ -1,19 +1,22 @@
-"""The Memory page: what the system remembers about the person, where it learned it, and
-the undo of a changeset."""
+"""The Memory page: what the system remembers about the person, where it learned it, the
+download of all of it (the export document), and the undo of a changeset."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from memoryapp.selectors import memory as memory_selectors
 from memoryapp.selectors import memory_page as memory_page_selectors
 from memoryapp.selectors.memory_privacy import privacy_state
 from memoryapp.services.memory import journal
+from memoryapp.services.memory.export import memory_export_filename, memory_export_text
 from memoryapp.views import AuthenticatedRequest
 
 
@@ -31,6 +34,22 @@ def memory_page(request: AuthenticatedRequest) -> HttpResponse:
         "privacy": privacy_state(owner=owner),
     }
     return render(request, "memory/memory.html", context)
+
+
+def memory_export_response(owner: User) -> HttpResponse:
+    """The owner's export document as a file to save (README, "Export format")."""
+    response = HttpResponse(
+        memory_export_text(owner=owner), content_type="application/json; charset=utf-8"
+    )
+    filename = memory_export_filename(owner=owner)
+    response["Content-Disposition"] = content_disposition_header(True, filename) or ""
+    return response
+
+
+@require_GET
+def memory_export(request: AuthenticatedRequest) -> HttpResponse:
+    """Everything memoryapp holds about the person, to take along or import elsewhere."""
+    return memory_export_response(request.user)
 
 
 @require_POST

@@ -3,14 +3,13 @@ document (`memoryapp.services.memory.export`; schema: README, "Export format")."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from memoryapp.services.memory.export import memory_export
+from memoryapp.services.memory.export import memory_export_text
 
 
 class Command(BaseCommand):
@@ -26,7 +25,7 @@ class Command(BaseCommand):
         owner = get_user_model().objects.filter(username=user).first()
         if owner is None:
             raise CommandError(f"No user named {user!r}: nothing was exported.")
-        text = json.dumps(memory_export(owner=owner), ensure_ascii=False, indent=2) + "\n"
+        text = memory_export_text(owner=owner)
         if out == "-":
             self.stdout.write(text, ending="")
             return

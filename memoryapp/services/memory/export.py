@@ -8,6 +8,7 @@ an import rebuilds them.
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -92,6 +93,15 @@ def _snapshot(snapshot: Row | None) -> Row | None:
     if snapshot is None:
         return None
     return {key: value for key, value in snapshot.items() if key not in SNAPSHOT_VECTORS}
+
+
+def memory_export_text(*, owner: User) -> str:
+    """`memory_export` as the JSON text every way out writes (page, admin, command)."""
+    return json.dumps(memory_export(owner=owner), ensure_ascii=False, indent=2) + "\n"
+
+
+def memory_export_filename(*, owner: User) -> str:
+    return f"memory-{owner.get_username()}-{timezone.now():%Y-%m-%d}.json"
 
 
 def memory_export(*, owner: User) -> Row:
