@@ -7,20 +7,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from memoryapp.embeddings import embed_texts, model_fingerprint
-from memoryapp.llm.models import describe_model
 from memoryapp.llm.schemas import SENTENCE_MAX_CHARS, SENTENCE_MIN_CHARS
 from memoryapp.models import Fact, MemoryChangeset, MemoryEvent
 from memoryapp.services.memory.consolidation import owner_lock
 from memoryapp.services.memory.journal import Journal, fact_snapshot
-from memoryapp.services.memory.model_access import MemoryModel, llm_stages_on
-from memoryapp.services.memory.profile import profile_mark_stale, profile_rebuild
+from memoryapp.services.memory.profile import profile_refresh
 
 
 class _Unset:
@@ -55,16 +52,6 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is not None and timezone.is_naive(value):
         raise ValidationError(f"The {name} date needs a time zone.", code="naive")
     return value
-
-
-def profile_refresh(*, owner: User) -> None:
-    """After the person changed their facts: the profile is rebuilt at once when that needs
-    no model (memory's LLM stages off), else marked stale for the sleep pass, so no model
-    call is made in a web request."""
-    if llm_stages_on(settings.MEMORY_LLM, is_demo=describe_model().source == "demo"):
-        profile_mark_stale(owner=owner)
-    else:
-        profile_rebuild(owner=owner, model=MemoryModel(None))
 
 
 def _committed(journal: Journal) -> MemoryChangeset:

@@ -59,15 +59,13 @@ from memoryapp.models import (
     MemoryEvent,
     Message,
     Passage,
-    Profile,
     Segment,
 )
 from memoryapp.services.answer_control import answer_stop_request
 from memoryapp.services.memory.consolidation import OWNER_LOCK_NAMESPACE
 from memoryapp.services.memory.ingestion import ingestion_lock
 from memoryapp.services.memory.journal import Journal, Snapshot, fact_snapshot
-from memoryapp.services.memory.model_access import MemoryModel
-from memoryapp.services.memory.profile import profile_rebuild
+from memoryapp.services.memory.profile import profile_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -430,7 +428,7 @@ def _apply(scope: _Scope, went: ForgetPreview) -> None:
     changeset = journal.commit()
     if changeset is None:
         journal.changeset.save()
-    _profile_rebuild(owner)
+    profile_refresh(owner=owner)
 
 
 def _admin_log_scrub(scope: _Scope) -> None:
@@ -645,10 +643,3 @@ def _messages_delete(scope: _Scope) -> None:
     """Answers first: a question's deletion would cascade to them one by one."""
     scope.messages.filter(reply_to__isnull=False).delete()
     scope.messages.delete()
-
-
-def _profile_rebuild(owner: User) -> None:
-    """From what remains at once, without the model (no model call inside the transaction);
-    stale, so that the upkeep rewrites it with the model when memory's model stages are on."""
-    profile_rebuild(owner=owner, model=MemoryModel(None))
-    Profile.objects.filter(owner=owner).update(stale=True)

@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from pgvector.django import VectorField
 
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Segment
+from memoryapp.services.memory.profile import profile_refresh
 
 Snapshot = dict[str, Any]
 
@@ -232,4 +233,5 @@ def changeset_undo(*, changeset: MemoryChangeset, owner: User) -> MemoryChangese
         raise ValidationError("There is nothing to undo.")
     changeset.undone_by = undone
     changeset.save(update_fields=["undone_by"])
+    profile_refresh(owner=owner)
     return undone

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 
 import pydantic
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
 from memoryapp.llm import LLMError
+from memoryapp.llm.models import describe_model
 from memoryapp.llm.prompting import prompt_within, render_prompt
 from memoryapp.llm.schemas import Paragraph
 from memoryapp.models import Fact, Profile
-from memoryapp.services.memory.model_access import MemoryModel
+from memoryapp.services.memory.model_access import MemoryModel, llm_stages_on
 
 logger = logging.getLogger(__name__)
 
@@ -94,3 +96,14 @@ def profile_rebuild(*, owner: User, model: MemoryModel | None = None) -> Profile
         },
     )
     return profile
+
+
+def profile_refresh(*, owner: User) -> None:
+    """After the person's facts changed by their hand (a correction, a review, an undo, a
+    forget): rebuilt at once from the facts, without the model (no model call in a web
+    request, nor inside the change's transaction), so the chat's prompt no longer says what
+    changed; marked stale when memory's LLM stages are on, for the sleep pass to rewrite it
+    with the model."""
+    profile_rebuild(owner=owner, model=MemoryModel(None))
+    if llm_stages_on(settings.MEMORY_LLM, is_demo=describe_model().source == "demo"):
+        profile_mark_stale(owner=owner)

@@ -15,6 +15,8 @@ from memoryapp.embeddings import embed_texts
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Profile
 from memoryapp.services.memory.corrections import fact_edit, fact_retract
 from memoryapp.services.memory.journal import changeset_undo
+from memoryapp.services.memory.model_access import MemoryModel
+from memoryapp.services.memory.profile import profile_rebuild
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -218,7 +220,24 @@ def test_with_the_llm_stages_on_the_profile_is_left_stale_for_the_sleep_pass(
 ) -> None:
     settings.MEMORY_LLM = "on"
     fact = learned(alice, "Alice has a parrot.")
+    profile_rebuild(owner=alice, model=MemoryModel(None))
+    assert "parrot" in Profile.objects.get(owner=alice).summary
 
     fact_retract(owner=alice, fact=fact)
 
-    assert Profile.objects.get(owner=alice).stale
+    profile = Profile.objects.get(owner=alice)
+    assert profile.stale
+    # Meanwhile the chat's prompt no longer says what the person marked wrong.
+    assert "parrot" not in profile.summary
+
+
+def test_an_undo_puts_the_profile_back_with_the_facts(alice: User) -> None:
+    fact = learned(alice, "Alice has a parrot.")
+    retracted = fact_retract(owner=alice, fact=fact)
+    assert "parrot" not in Profile.objects.get(owner=alice).summary
+
+    undo = changeset_undo(changeset=retracted, owner=alice)
+    assert "parrot" in Profile.objects.get(owner=alice).summary
+
+    changeset_undo(changeset=undo, owner=alice)
+    assert "parrot" not in Profile.objects.get(owner=alice).summary
