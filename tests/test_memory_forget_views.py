@@ -20,7 +20,7 @@ from memoryapp.models import (
     Passage,
     Segment,
 )
-from memoryapp.services.memory import forget
+from memoryapp.services.memory import locks
 from tests import factories
 from tests.support.household import ALICE, BOB, PersonData
 from tests.support.memory_lock import memory_locked_elsewhere
@@ -232,7 +232,7 @@ def test_forgetting_everything_shows_the_counts_then_leaves_nothing(
 def test_while_memory_is_being_updated_the_page_says_so_and_forgets_nothing(
     alice_client: Client, alice: User, alices: PersonData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(forget, "LOCK_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.2)
     before = _rows(alice)
 
     with memory_locked_elsewhere(alice.pk):

@@ -16,9 +16,11 @@ from pytest_django.fixtures import DjangoAssertNumQueries
 
 from memoryapp.embeddings import embed_texts
 from memoryapp.models import Fact, FactProposal, FactSource, MemoryChangeset, Message
+from memoryapp.services.memory import locks
 from memoryapp.services.memory.corrections import fact_edit, fact_retract
 from memoryapp.services.memory.journal import changeset_undo
 from tests import factories
+from tests.support.memory_lock import memory_locked_elsewhere
 
 pytestmark = pytest.mark.django_db
 
@@ -444,3 +446,21 @@ def test_the_history_is_paginated_and_takes_a_bounded_number_of_queries(
 
     assert first.count('class="changeset"') == 20 and second.count('class="changeset"') == 6
     assert "Page 2 of 2" in second
+
+
+def test_an_undo_while_a_job_holds_the_persons_memory_says_so_and_changes_nothing(
+    alice: User, alice_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fact = known(alice, "Alice keeps a parrot.")
+    retracted = fact_retract(owner=alice, fact=fact)
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.2)
+
+    with memory_locked_elsewhere(alice.pk):
+        response = alice_client.post(f"/memory/changesets/{retracted.pk}/undo", headers=HTMX)
+
+    assert response.status_code == 409
+    assert response["Content-Type"].startswith("text/plain")
+    assert "being updated right now; nothing was undone" in response.content.decode()
+    assert Fact.objects.get(pk=fact.pk).status == Fact.Status.RETRACTED
+    retracted.refresh_from_db()
+    assert retracted.undone_by_id is None

@@ -17,6 +17,7 @@ from memoryapp.selectors import memory_page as memory_page_selectors
 from memoryapp.selectors.memory_privacy import privacy_state
 from memoryapp.services.memory import journal
 from memoryapp.services.memory.export import memory_export_filename, memory_export_text
+from memoryapp.services.memory.locks import MemoryBusy
 from memoryapp.views import AuthenticatedRequest
 
 
@@ -61,6 +62,8 @@ def changeset_undo(request: AuthenticatedRequest, changeset_id: UUID) -> HttpRes
         undo = journal.changeset_undo(changeset=changeset, owner=request.user)
     except ValidationError as error:
         return HttpResponse(error.messages[0], status=409, content_type="text/plain")
+    except MemoryBusy as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain")
     return render(
         request, "memory/notice.html#notice", {"changeset": undo, "events": undo.events.all()}
     )

@@ -17,12 +17,8 @@ from django.views.decorators.http import require_http_methods
 
 from memoryapp.selectors import conversations as conversation_selectors
 from memoryapp.selectors import memory_forget as forget_selectors
-from memoryapp.services.memory.forget import (
-    ForgetTarget,
-    MemoryBusy,
-    forget_preview,
-    memory_forget,
-)
+from memoryapp.services.memory.forget import ForgetTarget, forget_preview, memory_forget
+from memoryapp.services.memory.locks import MemoryBusy
 from memoryapp.views import AuthenticatedRequest
 
 FORGET_TEMPLATE = "memory/forget.html"

@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from memoryapp.models import Conversation, Fact, FactSource, Message, Passage, Segment
-from memoryapp.services.memory import forget
+from memoryapp.services.memory import locks
 from tests import factories
 from tests.support.household import PersonData
 from tests.support.memory_lock import memory_locked_elsewhere
@@ -146,7 +146,7 @@ def test_one_target_is_required_and_only_one(alice: User) -> None:
 def test_while_memory_is_being_updated_it_says_so(
     alice: User, alices: PersonData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(forget, "LOCK_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.2)
 
     with (
         memory_locked_elsewhere(alice.pk),

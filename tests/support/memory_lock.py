@@ -1,5 +1,5 @@
 """A person's memory held by another session, as a consolidation under way holds it (the
-advisory lock of `consolidation.owner_lock`), for tests of what waits for it."""
+advisory lock of `locks.owner_lock`), for tests of what waits for it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import psycopg
 from django.db import connection
 
-from memoryapp.services.memory.consolidation import OWNER_LOCK_NAMESPACE
+from memoryapp.services.memory.locks import OWNER_LOCK_NAMESPACE
 
 
 @contextmanager

@@ -15,10 +15,10 @@ from memoryapp.services.memory.forget import (
     ForgetPreview,
     ForgetTarget,
     Kind,
-    MemoryBusy,
     forget_preview,
     memory_forget,
 )
+from memoryapp.services.memory.locks import MemoryBusy
 
 # The options naming a target, by the kind each names.
 TARGETS: dict[str, Kind] = {"conversation": "conversation", "fact": "fact", "segment": "segment"}

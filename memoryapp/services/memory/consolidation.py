@@ -8,17 +8,15 @@ a job redelivered after a worker died, or re-queued by the sweeper, is applied e
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
 import pydantic
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -30,6 +28,7 @@ from memoryapp.models import JobStatus, MemoryChangeset, Message, Segment
 from memoryapp.models.conversation import FOR_MEMORY
 from memoryapp.services.memory import denoise
 from memoryapp.services.memory.facts import Step, facts_apply, facts_extract, facts_plan
+from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.model_access import MemoryModel
 from memoryapp.services.memory.notices import changeset_notify
 from memoryapp.services.memory.profile import profile_mark_stale
@@ -44,8 +43,6 @@ from memoryapp.services.memory.transcript import (
 
 logger = logging.getLogger(__name__)
 
-# Namespace of the per-owner advisory lock that serialises memory writes of one person.
-OWNER_LOCK_NAMESPACE = 7305
 DIGEST_MAX_TOKENS = 600
 # How a segment's title, summary, key and keywords are built; a segment with an older
 # `text_version` is rebuilt by the upkeep. 1: from every turn, the assistant's included.
@@ -162,18 +159,6 @@ def segment_claim(*, segment_id: UUID) -> Segment | None:
     if claimed != 1:
         return None
     return Segment.objects.select_related("owner").get(pk=segment_id)
-
-
-@contextlib.contextmanager
-def owner_lock(owner_id: int) -> Iterator[None]:
-    """One person's memory is written by one job at a time (released if the worker dies)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [OWNER_LOCK_NAMESPACE, owner_id])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [OWNER_LOCK_NAMESPACE, owner_id])
 
 
 def segment_consolidate(*, segment_id: UUID) -> Segment | None:

@@ -15,8 +15,8 @@ from django.utils import timezone
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.llm.schemas import SENTENCE_MAX_CHARS, SENTENCE_MIN_CHARS
 from memoryapp.models import Fact, MemoryChangeset, MemoryEvent
-from memoryapp.services.memory.consolidation import owner_lock
 from memoryapp.services.memory.journal import Journal, fact_snapshot
+from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.profile import profile_refresh
 
 

@@ -32,10 +32,7 @@ messages stay as chat history (`private`, no vectors, no segment): incognito swi
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
@@ -43,7 +40,7 @@ from uuid import UUID
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -62,9 +59,9 @@ from memoryapp.models import (
     Segment,
 )
 from memoryapp.services.answer_control import answer_stop_request
-from memoryapp.services.memory.consolidation import OWNER_LOCK_NAMESPACE
 from memoryapp.services.memory.ingestion import ingestion_lock
 from memoryapp.services.memory.journal import Journal, Snapshot, fact_snapshot
+from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.profile import profile_refresh
 
 logger = logging.getLogger(__name__)
@@ -76,9 +73,7 @@ FORGOTTEN_TOPIC_REASON = "Learned from [forgotten]"
 QUOTING_SOURCES = (MemoryChangeset.Source.USER, MemoryChangeset.Source.REVIEW)
 Kind = Literal["fact", "segment", "conversation", "all"]
 KINDS: tuple[Kind, ...] = ("fact", "segment", "conversation", "all")
-# How long a forget waits for the person's memory lock before saying it is busy.
-LOCK_WAIT_SECONDS = 30.0
-LOCK_POLL_SECONDS = 0.2
+BUSY = "Your memory is being updated right now; nothing was forgotten. Try again in a minute."
 # How a FORGET changeset names what was forgotten.
 WHAT = {
     "fact": "a fact",
@@ -87,10 +82,6 @@ WHAT = {
     "all": "everything",
     "incognito": "what was learned from a conversation made incognito",
 }
-
-
-class MemoryBusy(Exception):
-    """The person's memory stayed locked by a job (a consolidation) for LOCK_WAIT_SECONDS."""
 
 
 @dataclass(frozen=True)
@@ -304,7 +295,7 @@ def memory_forget(*, owner: User, target: ForgetTarget) -> ForgetPreview:
     owner's memory lock; returns what went. Raises like `forget_preview`, or MemoryBusy when
     the lock stays taken; a conversation, topic or everything also stops the answers still
     being written in it."""
-    with _owner_lock(owner.pk):
+    with owner_lock(owner.pk, busy=BUSY):
         _stop_answers(owner, target)
         with transaction.atomic():
             _lock_conversations(owner, target)
@@ -321,39 +312,12 @@ def conversation_memory_forget(*, conversation: Conversation) -> ForgetPreview:
     Returns what went (`messages` is 0: none is deleted)."""
     owner = conversation.owner
     target = ForgetTarget("conversation", conversation.pk)
-    with _owner_lock(owner.pk), transaction.atomic():
+    with owner_lock(owner.pk, busy=BUSY), transaction.atomic():
         _lock_conversations(owner, target)
         scope = _scope(owner, target, delete_messages=False)
         went = _preview(scope)
         _apply(scope, went)
     return went
-
-
-@contextlib.contextmanager
-def _owner_lock(owner_id: int) -> Iterator[None]:
-    """The owner's memory lock (`consolidation.owner_lock`, the same advisory lock), waited
-    for at most LOCK_WAIT_SECONDS: a consolidation holds it while the model works, and a
-    page should say so rather than hang. Raises MemoryBusy."""
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while not _lock_try(owner_id):
-        if time.monotonic() >= deadline:
-            raise MemoryBusy(
-                "Your memory is being updated right now; nothing was forgotten. "
-                "Try again in a minute."
-            )
-        time.sleep(LOCK_POLL_SECONDS)
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [OWNER_LOCK_NAMESPACE, owner_id])
-
-
-def _lock_try(owner_id: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [OWNER_LOCK_NAMESPACE, owner_id])
-        row = cursor.fetchone()
-    return bool(row and row[0])
 
 
 def _stop_answers(owner: User, target: ForgetTarget) -> None:

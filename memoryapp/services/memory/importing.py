@@ -63,7 +63,6 @@ from memoryapp.services.imports import (
 )
 from memoryapp.services.memory import export
 from memoryapp.services.memory.chatgpt import chatgpt_read
-from memoryapp.services.memory.consolidation import owner_lock
 from memoryapp.services.memory.export_schema import (
     Document,
     MessageRow,
@@ -78,6 +77,7 @@ from memoryapp.services.memory.import_files import (
     import_too_large,
     json_parse,
 )
+from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.passages import passage_texts
 from memoryapp.services.memory.privacy import memory_paused
 from memoryapp.services.memory.profile import profile_mark_stale

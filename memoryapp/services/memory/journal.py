@@ -18,9 +18,11 @@ from django.utils.dateparse import parse_datetime
 from pgvector.django import VectorField
 
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Segment
+from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.profile import profile_refresh
 
 Snapshot = dict[str, Any]
+BUSY = "Your memory is being updated right now; nothing was undone. Try again in a minute."
 
 
 def _columns() -> list[Field[Any, Any]]:
@@ -201,14 +203,19 @@ def undo_refusals(*, owner: User, changesets: Sequence[MemoryChangeset]) -> dict
     return refusals
 
 
-@transaction.atomic
 def changeset_undo(*, changeset: MemoryChangeset, owner: User) -> MemoryChangeset:
-    """Put every fact the changeset touched back as it was before it, as a new changeset.
+    """Put every fact the changeset touched back as it was before it, as a new changeset,
+    under the owner's memory lock (a forget or a consolidation under way is waited for).
 
     Refuses (ValidationError, `undo_refusals`) when the changeset was undone already or when
     a later change touched the same facts: undoing it would silently throw that later change
-    away.
+    away. Raises MemoryBusy when the memory lock stays taken.
     """
+    with owner_lock(owner.pk, busy=BUSY), transaction.atomic():
+        return _undo(changeset, owner)
+
+
+def _undo(changeset: MemoryChangeset, owner: User) -> MemoryChangeset:
     changeset = MemoryChangeset.objects.select_for_update().get(pk=changeset.pk, owner=owner)
     refusal = undo_refusals(owner=owner, changesets=[changeset])[changeset.pk]
     if refusal is not None:

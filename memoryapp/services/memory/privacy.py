@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from memoryapp.models import Conversation, MemberSettings, Message
 from memoryapp.models.conversation import FOR_MEMORY
-from memoryapp.services.memory.consolidation import owner_lock
 from memoryapp.services.memory.forget import conversation_memory_forget
 from memoryapp.services.memory.ingestion import ingestion_lock
+from memoryapp.services.memory.locks import owner_lock
 
 
 def memory_paused(*, owner: User) -> bool:

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from memoryapp.embeddings import embed_texts
 from memoryapp.models import Fact, FactProposal, MemoryChangeset, Message
-from memoryapp.services.memory.consolidation import owner_lock
 from memoryapp.services.memory.facts import Candidate, NewFact, Step, facts_apply
 from memoryapp.services.memory.journal import Journal
+from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.profile import profile_refresh
 
 TARGET_GONE = (

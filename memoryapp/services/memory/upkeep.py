@@ -28,14 +28,11 @@ from memoryapp.models import (
     Segment,
 )
 from memoryapp.models.conversation import FOR_MEMORY
-from memoryapp.services.memory.consolidation import (
-    SEGMENT_TEXT_VERSION,
-    owner_lock,
-    segment_text_rebuild,
-)
+from memoryapp.services.memory.consolidation import SEGMENT_TEXT_VERSION, segment_text_rebuild
 from memoryapp.services.memory.importing import import_jobs_requeue
 from memoryapp.services.memory.ingestion import messages_embed
 from memoryapp.services.memory.journal import Journal, fact_snapshot
+from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.profile import profile_rebuild
 
 logger = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from memoryapp.models import (
     Segment,
 )
 from memoryapp.retrieval import retrieve_units
-from memoryapp.services.memory import forget
+from memoryapp.services.memory import locks
 from memoryapp.services.memory.consolidation import segment_consolidate
 from memoryapp.services.memory.corrections import fact_edit, fact_retract
 from memoryapp.services.memory.export import memory_export
@@ -716,10 +716,10 @@ def test_while_a_job_holds_the_persons_memory_a_forget_waits_then_says_so(
 ) -> None:
     chat = factories.conversation(alice)
     topic(chat, "I keep bees.", "Bees", extraction("Alice keeps bees."), backend=backend)
-    monkeypatch.setattr(forget, "LOCK_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.3)
     before = counts(alice)
 
-    with memory_locked_elsewhere(alice.pk), pytest.raises(forget.MemoryBusy, match="Try again"):
+    with memory_locked_elsewhere(alice.pk), pytest.raises(locks.MemoryBusy, match="Try again"):
         memory_forget(owner=alice, target=ForgetTarget("conversation", chat.pk))
 
     assert counts(alice) == before

@@ -1,0 +1,47 @@
+"""The person's memory lock: one writer of a person's memory at a time (a consolidation, a
+correction, a forget, an undo, an import), a Postgres advisory lock per owner."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+from django.db import connection
+
+# Namespace of the per-owner advisory lock that serialises memory writes of one person.
+OWNER_LOCK_NAMESPACE = 7305
+# How long a page waits for the lock before saying the memory is busy (`owner_lock(busy=)`).
+LOCK_WAIT_SECONDS = 30.0
+LOCK_POLL_SECONDS = 0.2
+
+
+class MemoryBusy(Exception):
+    """The person's memory stayed locked by a job (a consolidation) for LOCK_WAIT_SECONDS."""
+
+
+@contextlib.contextmanager
+def owner_lock(owner_id: int, *, busy: str | None = None) -> Iterator[None]:
+    """Hold the person's memory lock (released when the block ends, or if the worker dies).
+    A job waits for it as long as it takes. With `busy`, for a page, waits at most
+    LOCK_WAIT_SECONDS (a consolidation holds the lock while the model works), then raises
+    MemoryBusy(busy) rather than hang."""
+    if busy is None:
+        _execute("SELECT pg_advisory_lock(%s, %s)", owner_id)
+    else:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while not _execute("SELECT pg_try_advisory_lock(%s, %s)", owner_id):
+            if time.monotonic() >= deadline:
+                raise MemoryBusy(busy)
+            time.sleep(LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        _execute("SELECT pg_advisory_unlock(%s, %s)", owner_id)
+
+
+def _execute(sql: str, owner_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [OWNER_LOCK_NAMESPACE, owner_id])
+        row = cursor.fetchone()
+    return bool(row and row[0])
