@@ -55,12 +55,22 @@ def json_parse(data: bytes, what: str) -> Any:
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{what} is not UTF-8 text. {NOTHING_DONE}") from exc
     except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(exc.doc.rstrip())
-        why = "it ends too early: is the file truncated?" if truncated else exc.msg
+        why = "it ends too early: is the file truncated?" if _truncated(exc) else exc.msg
         raise ValidationError(
             f"{what} is not valid JSON ({why}; line {exc.lineno}, column {exc.colno}). "
             f"{NOTHING_DONE}"
         ) from exc
+
+
+def _truncated(error: json.JSONDecodeError) -> bool:
+    """Whether the JSON broke because it ended: at its end, inside a string (the error is
+    where the string starts) or inside a literal (true, false, null)."""
+    rest = error.doc[error.pos :].rstrip()
+    return (
+        not rest
+        or error.msg.startswith("Unterminated string")
+        or any(literal.startswith(rest) for literal in ("true", "false", "null"))
+    )
 
 
 def looks_like_json(data: bytes) -> bool:

@@ -33,6 +33,7 @@ from memoryapp.models import (
     Segment,
 )
 from memoryapp.services.memory.export import memory_export
+from memoryapp.services.memory.import_files import json_parse
 from memoryapp.services.memory.importing import (
     memory_document_import,
     memory_document_read,
@@ -429,3 +430,16 @@ def test_reading_a_file_says_what_is_wrong_with_it(tmp_path: Path, rich: Documen
         sparse.truncate(200 * 1024 * 1024)
     with pytest.raises(ValidationError, match="The file is 200 MB"):
         memory_document_read(path=path)
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        '{"format": "memoryapp-export", "user": {"username": "ali',  # inside a string
+        '{"format": "memoryapp-export", "settings": {"memory_paused": fal',  # in a literal
+        '{"format": "memoryapp-export", "version": 1',  # between values
+    ],
+)
+def test_a_file_cut_anywhere_is_said_to_be_truncated(cut: str) -> None:
+    with pytest.raises(ValidationError, match=r"ends too early: is the file truncated\?"):
+        json_parse(cut.encode(), "The file")
