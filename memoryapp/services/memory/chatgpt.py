@@ -127,7 +127,7 @@ def chatgpt_read(*, path: Path, speaker: str) -> ChatGPTExport:
             f"This is neither a ChatGPT .zip nor a conversations.json (it is not JSON). "
             f"{NOTHING_DONE}"
         )
-    raw = json_parse(data, "conversations.json")
+    raw = json_parse(data, "conversations.json", "conversations")
     if isinstance(raw, dict):
         if raw.get("format") == export.FORMAT:
             raise ValidationError(

@@ -48,10 +48,12 @@ def file_read(path: Path) -> bytes:
         raise ValidationError(f"Cannot read {path.name}: {exc.strerror}. {NOTHING_DONE}") from exc
 
 
-def json_parse(data: bytes, what: str) -> Any:
-    """`data` parsed, or a refusal saying where the JSON breaks (at the end: truncated)."""
+def json_parse(data: bytes, what: str, root: str = "") -> Any:
+    """`data` parsed, or a refusal saying where the JSON breaks (at the end: truncated), that
+    it nests too deeply, or where it holds a NUL character, which no text in Postgres can
+    (`root`: the name of the whole, for that place)."""
     try:
-        return json.loads(data)
+        parsed = json.loads(data)
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{what} is not UTF-8 text. {NOTHING_DONE}") from exc
     except json.JSONDecodeError as exc:
@@ -60,6 +62,43 @@ def json_parse(data: bytes, what: str) -> Any:
             f"{what} is not valid JSON ({why}; line {exc.lineno}, column {exc.colno}). "
             f"{NOTHING_DONE}"
         ) from exc
+    except RecursionError as exc:
+        raise ValidationError(f"{what} is JSON nested too deeply. {NOTHING_DONE}") from exc
+    nul = _nul_at(parsed) if b"\\u0000" in data else None
+    if nul is not None:
+        raise ValidationError(
+            f"{what} holds a NUL character (\\u0000) at {_where(root, nul)}, which cannot be "
+            f"stored. {NOTHING_DONE}"
+        )
+    return parsed
+
+
+def _nul_at(value: Any) -> list[str | int] | None:
+    """Where a string (or a key) of the parsed JSON holds a NUL character, if one does."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        item, loc = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return loc
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return [*loc, key]
+                stack.append((child, [*loc, key]))
+        elif isinstance(item, list):
+            stack.extend((child, [*loc, index]) for index, child in enumerate(item))
+    return None
+
+
+def _where(root: str, loc: Sequence[str | int]) -> str:
+    """A place in a JSON document as `root.key[0].key`."""
+    where = root
+    for part in loc:
+        if isinstance(part, int):
+            where += f"[{part}]"
+        else:
+            where += f".{part}" if where else str(part)
+    return where or "the document"
 
 
 def _truncated(error: json.JSONDecodeError) -> bool:
@@ -81,13 +120,7 @@ def schema_problems(error: pydantic.ValidationError, root: str = "") -> list[str
     """pydantic's errors as "where: what" lines (`root`: the name of the whole)."""
     found = []
     for problem in error.errors(include_url=False):
-        where = root
-        for part in problem["loc"]:
-            if isinstance(part, int):
-                where += f"[{part}]"
-            else:
-                where += f".{part}" if where else str(part)
-        found.append(f"{where or 'the document'}: {problem['msg']}")
+        found.append(f"{_where(root, problem['loc'])}: {problem['msg']}")
     return found
 
 

@@ -278,3 +278,20 @@ def test_a_zip_member_over_the_limit_is_refused(alice: User, tmp_path: Path) -> 
     assert archive.stat().st_size < 4000
 
     _refused(alice, archive, "largest import accepted")
+
+
+def test_text_with_a_nul_character_is_refused_with_the_reason(alice: User, tmp_path: Path) -> None:
+    """Postgres keeps no NUL in text: said before anything is stored, not a database error."""
+    sample = _sample()
+    sample[0]["title"] = "Trip\u0000planning"
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps(sample))
+
+    _refused(alice, path, r"NUL character .* at conversations\[0\]\.title")
+
+
+def test_json_nested_too_deeply_is_refused_with_the_reason(alice: User, tmp_path: Path) -> None:
+    path = tmp_path / "conversations.json"
+    path.write_text("[" * 5000 + "]" * 5000)
+
+    _refused(alice, path, "nested too deeply")

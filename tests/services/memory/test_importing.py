@@ -443,3 +443,14 @@ def test_reading_a_file_says_what_is_wrong_with_it(tmp_path: Path, rich: Documen
 def test_a_file_cut_anywhere_is_said_to_be_truncated(cut: str) -> None:
     with pytest.raises(ValidationError, match=r"ends too early: is the file truncated\?"):
         json_parse(cut.encode(), "The file")
+
+
+def test_a_document_with_a_nul_character_is_refused_with_where(
+    tmp_path: Path, rich: Document
+) -> None:
+    rich["facts"][0]["text"] = "Alice\u0000keeps bees."
+    path = tmp_path / "memory.json"
+    path.write_text(json.dumps(rich))
+
+    with pytest.raises(ValidationError, match=r"NUL character .* at facts\[0\]\.text"):
+        memory_document_read(path=path)
