@@ -57,6 +57,7 @@ def evaluate_locomo(options: Mapping[str, Any], write: Callable[[str], None]) ->
         write(f"  {line}")
     plan = RunPlan(
         out=options["out"],
+        out_budget=memory_benchmark.out_budget(options),
         id_field="dia_ids",
         ks=KS,
         budgets=BUDGETS,

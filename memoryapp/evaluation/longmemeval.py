@@ -60,6 +60,7 @@ def evaluate_longmemeval(options: Mapping[str, Any], write: Callable[[str], None
     )
     plan = RunPlan(
         out=options["out"],
+        out_budget=memory_benchmark.out_budget(options),
         id_field="turn_ids",
         ks=KS,
         budgets=BUDGETS,

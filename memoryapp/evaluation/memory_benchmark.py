@@ -38,10 +38,19 @@ def positive(value: str) -> int:
 
 
 def add_arguments(parser: ArgumentParser, *, data_help: str, limit_help: str) -> None:
-    """--data, --out, --llm, --limit, --answer, --answer-budget."""
+    """--data, --out, --out-budget, --llm, --limit, --answer, --answer-budget."""
     parser.add_argument("--data", type=Path, required=True, help=data_help)
     parser.add_argument(
-        "--out", type=Path, required=True, help="write each question's units here (JSON lines)"
+        "--out",
+        type=Path,
+        required=True,
+        help="write here, per question, the units the --out-budget call packed (JSON lines)",
+    )
+    parser.add_argument(
+        "--out-budget",
+        type=positive,
+        help="the token budget whose context --out holds, units in prompt order "
+        "(default: the chat's CHAT_MEMORY_TOKENS)",
     )
     parser.add_argument(
         "--llm",
@@ -101,6 +110,8 @@ def child_arguments(benchmark: str, options: Mapping[str, Any]) -> list[str]:
         str(Path(options["out"]).resolve()),
         "--answer-budget",
         str(options.get("answer_budget") or DEFAULT_ANSWER_BUDGET),
+        "--out-budget",
+        str(out_budget(options)),
     ]
     if options.get("limit"):
         arguments += ["--limit", str(options["limit"])]
@@ -120,3 +131,8 @@ def answer_budget(options: Mapping[str, Any]) -> int | None:
     if not options.get("answer"):
         return None
     return int(options.get("answer_budget") or DEFAULT_ANSWER_BUDGET)
+
+
+def out_budget(options: Mapping[str, Any]) -> int:
+    """The budget whose packed context `--out` holds: --out-budget, else the chat's."""
+    return int(options.get("out_budget") or settings.CHAT_MEMORY_TOKENS)

@@ -59,6 +59,7 @@ class EvalQuestion:
 @dataclass(frozen=True)
 class RunPlan:
     out: Path
+    out_budget: int  # --out holds the units of this budget's call, in prompt (packed) order
     id_field: str  # "dia_ids" | "turn_ids": how the JSONL names a unit's turns
     ks: tuple[int, ...]
     budgets: tuple[int, ...]
@@ -196,7 +197,13 @@ def _retrieve_per_budget(
     """The chat's retrieval asked once per budget: its packer fits units to the budget (a
     unit shrinks to its messages closest to the question), so a small budget is not simply
     the first units of a large one."""
-    budgets = sorted({*run.plan.budgets, run.plan.answer_budget or run.plan.retrieval_budget})
+    budgets = sorted(
+        {
+            *run.plan.budgets,
+            run.plan.answer_budget or run.plan.retrieval_budget,
+            run.plan.out_budget,
+        }
+    )
     return {
         budget: retrieve(
             retriever, owner=owner, question=question.text, now=question.asked_at,
@@ -214,14 +221,16 @@ def _score_units(
     run.board.add(MEMORYAPP, question.group, largest.ranked(), question.evidence, contexts)
     run.foreign_ids += sum(retrieved.foreign_ids for retrieved in by_budget.values())
     if out is not None:
-        out.write(json.dumps(units_record(run.plan, question, largest)) + "\n")
+        record = units_record(run.plan, question, by_budget[run.plan.out_budget])
+        out.write(json.dumps(record) + "\n")
     if run.plan.answer_budget is not None:
         with run.timings.measure("answering"):
             _answer(run, question, by_budget[run.plan.answer_budget])
 
 
 def units_record(plan: RunPlan, question: EvalQuestion, retrieved: Retrieved) -> dict[str, Any]:
-    """The JSONL line of one question: its naming fields and its units in packed order."""
+    """The JSONL line of one question: its naming fields and the units one call packed, in
+    packed order (the order the chat's prompt numbers and shows them)."""
     units = [
         {plan.id_field: ids, "tokens": unit.tokens}
         for unit, ids in zip(retrieved.units, retrieved.turn_ids, strict=True)

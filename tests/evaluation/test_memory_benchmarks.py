@@ -128,6 +128,44 @@ def test_locomo_run_writes_units_per_question_and_prints_recall(
 
 
 @pytest.mark.django_db
+def test_out_holds_the_context_of_the_out_budget_call_in_prompt_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeRetrieval([(["D1:1", "D1:2"], 600), (["D2:2"], 5), (["D1:3"], 1500)])
+    monkeypatch.setattr(memoryapp.retrieval, "retrieve_units", fake, raising=False)
+    data = write_json(tmp_path / "locomo.json", [LOCOMO_SAMPLE])
+    out = tmp_path / "run.jsonl"
+
+    evaluate_locomo(options(data, out, out_budget=1024), Printed().append)
+
+    # The 2048-token call packs the third unit too; the 1,024-token prompt does not have it.
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {json.dumps(line["units"]) for line in lines} == {
+        json.dumps(
+            [{"dia_ids": ["D1:1", "D1:2"], "tokens": 600}, {"dia_ids": ["D2:2"], "tokens": 5}]
+        )
+    }
+    assert len(lines) == 3
+
+
+@pytest.mark.django_db
+def test_out_budget_defaults_to_the_chats_budget_and_is_asked_even_if_not_a_table_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.CHAT_MEMORY_TOKENS = 300
+    fake = FakeRetrieval([(["D1:1", "D1:2"], 280), (["D2:2"], 310)])
+    monkeypatch.setattr(memoryapp.retrieval, "retrieve_units", fake, raising=False)
+    data = write_json(tmp_path / "locomo.json", [LOCOMO_SAMPLE])
+    out = tmp_path / "run.jsonl"
+
+    evaluate_locomo(options(data, out), Printed().append)
+
+    assert 300 in {c.token_budget for c in fake.calls}
+    for line in out.read_text().splitlines():
+        assert json.loads(line)["units"] == [{"dia_ids": ["D1:1", "D1:2"], "tokens": 280}]
+
+
+@pytest.mark.django_db
 def test_longmemeval_run_scores_questions_with_user_evidence_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -215,12 +253,33 @@ def test_the_command_runs_the_benchmark_again_on_scratch_servers(
                 str(tmp_path / "r.jsonl"),
                 "--answer-budget",
                 "1024",
+                "--out-budget",
+                str(settings.CHAT_MEMORY_TOKENS),
                 "--limit",
                 "2",
             ],
             {"MEMORY_LLM": "off"},
         )
     ]
+
+
+def test_out_budget_is_handed_to_the_scratch_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed: list[list[str]] = []
+    monkeypatch.setattr(
+        memory_benchmark,
+        "rerun_in_scratch",
+        lambda arguments, *, environment, write: handed.append(arguments),
+    )
+    data = write_json(tmp_path / "lme.json", LONGMEMEVAL)
+
+    call_command(
+        "memory_eval", "longmemeval", "--data", str(data), "--out", str(tmp_path / "r.jsonl"),
+        "--out-budget", "4096", stdout=StringIO(),
+    )  # fmt: skip
+
+    assert handed[0][handed[0].index("--out-budget") + 1] == "4096"
 
 
 def test_a_missing_data_file_fails_before_any_server_starts(tmp_path: Path) -> None:
