@@ -32,7 +32,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -407,7 +407,7 @@ def memory_document_import(
         with owner_lock(owner.pk), transaction.atomic():
             _account_check(owner, doc, merge=merge)  # again, now that nothing else writes
             _rows_write(owner, doc, rows, merge=merge)
-    except IntegrityError as exc:
+    except (IntegrityError, DataError) as exc:  # a constraint, or a number out of range
         raise ValidationError(
             f"The memoryapp export breaks a rule of the database: {str(exc).splitlines()[0]}. "
             f"{NOTHING_DONE}"

@@ -393,6 +393,10 @@ BROKEN = [
     (_set("facts.1.superseded_by_id", str(uuid.uuid4())), r"superseded_by_id: no such fact"),
     (_set("facts.0.sources", [str(uuid.uuid4())]), r"facts\[0\]\.sources: no message"),
     (_set("facts.0.status", "retracted"), "breaks a rule of the database.*fact_retired_has_time"),
+    (
+        _set("conversations.0.messages.0.token_count", 2**40),
+        "breaks a rule of the database.*out of range",
+    ),
 ]
 
 
