@@ -6,10 +6,12 @@ Celery's broker is a Redis of the test's own, really stopped and started again.
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +25,9 @@ from memoryapp.celery import app as celery_app
 from memoryapp.devstack.services import EmbeddedRedis
 from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
-from memoryapp.models import Conversation, Message
+from memoryapp.models import Conversation, ImportJob, JobStatus, Message
 from memoryapp.services.answering import answer_generate, answers_requeue_stale
+from memoryapp.services.memory.importing import import_jobs_requeue
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -157,3 +160,30 @@ def test_an_answer_is_written_and_saved_while_redis_is_down(
         "Hello there.",
         "",
     )
+
+
+def test_an_import_uploaded_while_the_broker_is_down_is_kept_and_queued_when_it_is_back(
+    broker: EmbeddedRedis, alice: User, settings: Any, tmp_path: Path
+) -> None:
+    settings.IMPORT_DIR = tmp_path / "imports"
+    settings.MEMORY_QUEUE = f"test-outage-{uuid.uuid4().hex[:8]}"
+    client = Client()
+    client.force_login(alice)
+    upload = io.BytesIO(b"[]")
+    upload.name = "conversations.json"
+    broker.stop()
+
+    response = client.post(
+        "/memory/import", {"format": "chatgpt", "file": upload}, headers={"HX-Request": "true"}
+    )
+
+    assert response.status_code == 200
+    assert "Importing conversations.json" in response.content.decode()
+    job = ImportJob.objects.get(owner=alice)
+    assert job.job_status == JobStatus.PENDING
+    assert Path(job.upload_path).read_bytes() == b"[]"  # kept for the job
+
+    broker.start()
+    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    assert import_jobs_requeue() == 1
+    assert _jobs_for(broker, settings.MEMORY_QUEUE) == [repr((str(job.pk),))]

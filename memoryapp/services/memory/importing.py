@@ -554,11 +554,20 @@ def import_job_create(
                 sha256=sha256,
                 result={"merge": merge},
             )
-            transaction.on_commit(partial(jobs.import_enqueue, job_id=job_id))
+            transaction.on_commit(partial(_job_enqueue, job_id))
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return job, True
+
+
+def _job_enqueue(job_id: UUID) -> None:
+    """Queue the job; while the broker is down it stays pending, with its upload, and the
+    upkeep queues it (`import_jobs_requeue`)."""
+    try:
+        jobs.import_enqueue(job_id=job_id)
+    except jobs.BROKER_ERRORS as exc:
+        logger.warning("import job %s was not queued (%s); the upkeep queues it", job_id, exc)
 
 
 def _upload_store(job_id: UUID, upload: UploadedFile) -> tuple[Path, str, int]:
