@@ -8,7 +8,7 @@ reaching the person's Redis.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from memoryapp.benchmarks import BenchError
 from memoryapp.devstack.scratch import Scratch, ScratchError
@@ -32,12 +32,18 @@ def require_scratch_database() -> None:
         raise BenchError("refusing to write: this is not the benchmark's scratch database")
 
 
-def rerun_in_scratch(arguments: list[str], *, write: Callable[[str], None]) -> None:
-    """Run `manage.py <arguments>` on a scratch Postgres, relaying its output line by line.
+def rerun_in_scratch(
+    arguments: list[str],
+    *,
+    write: Callable[[str], None],
+    environment: Mapping[str, str] | None = None,
+) -> None:
+    """Run `manage.py <arguments>` on a scratch Postgres, relaying its output line by line;
+    `environment` adds variables for the child (e.g. MEMORY_LLM).
 
     Raises `BenchError` when the server does not start or the child fails.
     """
     try:
-        SCRATCH.rerun(arguments, write=write)
+        SCRATCH.rerun(arguments, write=write, environment=environment)
     except ScratchError as exc:
         raise BenchError(str(exc)) from exc

@@ -8,10 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from memoryapp.benchmarks import BenchError
-from memoryapp.benchmarks.scale import retrieval
+from memoryapp.benchmarks.scale import ingestion, retrieval
 from memoryapp.benchmarks.scale.scratch import in_scratch_database
 
-BENCHMARKS = {"retrieval": retrieval}
+BENCHMARKS = {"retrieval": retrieval, "import": ingestion}
 INTERRUPTED_EXIT_CODE = 130
 
 
