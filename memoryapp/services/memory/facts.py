@@ -411,6 +411,9 @@ def facts_plan(*, owner: User, facts: list[NewFact], model: MemoryModel) -> list
                 reason=decision.reason,
             )
         step = _routed(step)
+        if step.review is None and _proposed_before(owner, step):
+            # Still the person's to decide, or decided: a surer model does not overrule them.
+            step = Step(action="ignore", fact=fact, reason="pending your review, or rejected")
         if step.action in ("add", "supersede") and step.review is None:
             planned.append(
                 Candidate(text=fact.text, embedding=fact.embedding, planned_index=len(steps))
@@ -492,13 +495,24 @@ def facts_apply(
     return journal.commit()
 
 
-def _same_proposal(owner: User, step: Step, target: Fact | None) -> bool:
+def _proposed_before(owner: User, step: Step) -> bool:
+    """Whether a change about to be applied (not sent to review) is one waiting for the
+    person's review, or one they rejected."""
+    if not (step.action in ("add", "supersede") or step.rewords):
+        return False
+    target = step.target
+    if target is not None and target.fact_id is None:  # a fact planned in this run
+        return False
+    return _same_proposal(owner, step, target.fact_id if target else None)
+
+
+def _same_proposal(owner: User, step: Step, target_id: UUID | None) -> bool:
     """Whether this change is pending review already, or the person rejected it: the same
     fact changed by the same statement from some of the same messages."""
     earlier = FactProposal.objects.filter(
         owner=owner,
         status__in=[FactProposal.Status.PENDING, FactProposal.Status.REJECTED],
-        target=target,
+        target_id=target_id,
         source_message_ids__overlap=step.fact.source_ids,
     ).only("text", "embedding")
     text = step.fact.text.casefold()
@@ -516,7 +530,7 @@ def _same_proposal(owner: User, step: Step, target: Fact | None) -> bool:
 def _propose(
     owner: User, segment: Segment | None, step: Step, why: str, action: str, target: Fact | None
 ) -> FactProposal | None:
-    if _same_proposal(owner, step, target):
+    if _same_proposal(owner, step, target.pk if target else None):
         logger.info("not proposing %r again for %s", step.fact.text, target)
         return None
     fact = step.fact

@@ -317,3 +317,43 @@ def test_confident_changes_to_facts_nobody_edited_are_applied_as_before(
     assert berlin.status == Fact.Status.SUPERSEDED
     assert active_texts(alice) == {"Alice lives in Lisbon."}
     assert not FactProposal.objects.exists()
+
+
+def test_a_rejected_proposal_is_not_learned_when_the_model_is_surer_the_next_time(
+    alice: User, backend: ScriptedBackend
+) -> None:
+    segment = segment_with(alice, "I think I might be allergic to peanuts?")
+    consolidate(
+        segment,
+        backend,
+        extraction(fact("Alice may be allergic to peanuts.", kind="health", confidence=0.4)),
+    )
+    proposal_reject(owner=alice, proposal=FactProposal.objects.get(owner=alice))
+
+    consolidate(
+        segment,
+        backend,
+        extraction(fact("Alice may be allergic to peanuts.", kind="health", confidence=0.8)),
+    )
+
+    assert not Fact.objects.filter(owner=alice).exists()
+    assert list(FactProposal.objects.filter(owner=alice).values_list("status", flat=True)) == [
+        "rejected"
+    ]
+
+
+def test_a_change_waiting_for_review_is_not_applied_behind_it(
+    alice: User, backend: ScriptedBackend
+) -> None:
+    learned(alice, backend, "I live in Berlin.", "Alice lives in Berlin.")
+    hamburg = segment_with(alice, "I moved to Hamburg, I think.")
+    unsure = fact("Alice lives in Hamburg.", confidence=0.4)
+    consolidate(hamburg, backend, extraction(unsure), decision("supersede", 1))
+    assert FactProposal.objects.get(owner=alice).status == "pending"
+
+    consolidate(
+        hamburg, backend, extraction({**unsure, "confidence": 0.9}), decision("supersede", 1)
+    )
+
+    assert active_texts(alice) == {"Alice lives in Berlin."}
+    assert FactProposal.objects.filter(owner=alice, status="pending").count() == 1
