@@ -3,8 +3,10 @@ messages it was learned from. Every query filters by the owner."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -20,6 +22,22 @@ TOPICS_PER_PAGE = 20
 PAST_FACTS_SHOWN = 100
 UNFINISHED_JOBS = [JobStatus.PENDING, JobStatus.RUNNING, JobStatus.RETRY]
 SOURCE_FIELDS = ("id", "conversation_id", "segment_id", "role", "content", "created_at", "sequence")
+
+
+def source_messages(*, owner: User, groups: Sequence[Sequence[UUID]]) -> list[list[Message]]:
+    """For each group of message ids (a proposal's, a search unit's), the owner's messages
+    among them that still exist, in the order they were said, as "learned from" lists show
+    them (SOURCE_FIELDS); in one query."""
+    wanted = {message_id for group in groups for message_id in group}
+    found = Message.objects.filter(owner=owner, pk__in=wanted).only(*SOURCE_FIELDS)
+    by_id = {message.pk: message for message in found}
+    return [
+        sorted(
+            (by_id[m] for m in group if m in by_id),
+            key=lambda message: (message.created_at, message.sequence),
+        )
+        for group in groups
+    ]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.db.models.fields.json import KT
 from django.shortcuts import get_object_or_404
 
 from memoryapp.models import Fact, FactProposal, MemoryChangeset, MemoryEvent, Message
-from memoryapp.selectors.memory_page import SOURCE_FIELDS
+from memoryapp.selectors.memory_page import SOURCE_FIELDS, source_messages
 from memoryapp.services.memory.journal import undo_refusals
 
 # The inbox shows the latest proposals only.
@@ -71,20 +71,10 @@ def _proposals(owner: User) -> QuerySet[FactProposal]:
 
 
 def _with_sources(owner: User, proposals: list[FactProposal]) -> list[InboxItem]:
-    wanted = {message_id for proposal in proposals for message_id in proposal.source_message_ids}
-    messages = {
-        message.pk: message
-        for message in Message.objects.filter(owner=owner, pk__in=wanted).only(*SOURCE_FIELDS)
-    }
+    groups = source_messages(owner=owner, groups=[p.source_message_ids for p in proposals])
     return [
-        InboxItem(
-            proposal=proposal,
-            sources=sorted(
-                (messages[m] for m in proposal.source_message_ids if m in messages),
-                key=lambda message: (message.created_at, message.sequence),
-            ),
-        )
-        for proposal in proposals
+        InboxItem(proposal=proposal, sources=sources)
+        for proposal, sources in zip(proposals, groups, strict=True)
     ]
 
 

@@ -19,6 +19,7 @@ from memoryapp.retrieval import (
     is_overview_question,
     overview_units,
 )
+from memoryapp.selectors.memory_page import source_messages
 
 # A question to the chat may be long; a search is a few words.
 SEARCH_MAX_CHARS = 500
@@ -60,18 +61,7 @@ def memory_search(*, owner: User, query: str, now: datetime | None = None) -> li
         if is_overview_question(query)
         else chat_memory_units(owner=owner, question=query, now=now or timezone.now())
     )
-    ids = {message_id for unit in units for message_id in unit.message_ids}
-    messages = Message.objects.filter(owner_id=owner.pk, pk__in=ids).defer(
-        "embedding", "search_vector"
-    )
-    by_id = {message.pk: message for message in messages}
+    groups = source_messages(owner=owner, groups=[unit.message_ids for unit in units])
     return [
-        FoundUnit(
-            unit=unit,
-            sources=sorted(
-                (by_id[m] for m in unit.message_ids if m in by_id),
-                key=lambda message: (message.created_at, message.sequence),
-            ),
-        )
-        for unit in units
+        FoundUnit(unit=unit, sources=sources) for unit, sources in zip(units, groups, strict=True)
     ]
