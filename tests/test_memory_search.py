@@ -221,3 +221,12 @@ def test_an_unknown_user_is_refused_clearly() -> None:
 def test_an_empty_query_is_refused_clearly(alice: User) -> None:
     with pytest.raises(CommandError, match="Type what to look for"):
         _command("--user", "alice", "--query", "  ")
+
+
+def test_a_query_with_a_nul_character_is_refused_inline(
+    alice_client: Client, alices_memory: Conversation
+) -> None:
+    status, html = _search(alice_client, "Ingrid\x00 Oslo", headers=HTMX)
+
+    assert status == 422
+    assert "Null characters are not allowed" in html

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 
 from memoryapp.models import Message
@@ -42,6 +43,7 @@ def memory_search_query(query: str) -> str:
     query = query.strip()
     if not query:
         raise ValidationError("Type what to look for in your memory.")
+    ProhibitNullCharactersValidator()(query)  # no text in Postgres holds one
     if len(query) > SEARCH_MAX_CHARS:
         raise ValidationError(
             f"This search has {len(query):,} characters; the limit is {SEARCH_MAX_CHARS:,}. "
