@@ -9,9 +9,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from memoryapp.models import Conversation, Fact, MemoryChangeset, Segment
+from memoryapp.services.memory import locks
 from memoryapp.services.memory.privacy import memory_pause_set, memory_paused
 from tests import factories
 from tests.support.household import PersonData
+from tests.support.memory_lock import memory_locked_elsewhere
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +215,21 @@ def test_a_bad_pause_value_is_refused(alice: User, alice_client: Client) -> None
     assert response.status_code == 422
     assert "Choose on or off." in response.content.decode()
     assert not memory_paused(owner=alice)
+
+
+def test_incognito_while_a_job_holds_the_memory_says_so_and_changes_nothing(
+    alice_client: Client, alices: PersonData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.2)
+
+    with memory_locked_elsewhere(alices.conversation.owner_id):
+        response = alice_client.post(
+            _incognito_url(alices.conversation), {"state": "on"}, headers=HTMX
+        )
+
+    assert response.status_code == 422  # swapped in by htmx, the reason beside the switch
+    assert "being updated right now" in response.content.decode()
+    alices.conversation.refresh_from_db()
+    assert not alices.conversation.incognito
+    assert alices.conversation.messages.filter(private=True).count() == 0
+    assert Fact.objects.filter(pk=alices.fact.pk).exists()

@@ -464,3 +464,39 @@ def test_an_undo_while_a_job_holds_the_persons_memory_says_so_and_changes_nothin
     assert Fact.objects.get(pk=fact.pk).status == Fact.Status.RETRACTED
     retracted.refresh_from_db()
     assert retracted.undone_by_id is None
+
+
+def test_an_edit_while_a_job_holds_the_memory_is_refused_inline_keeping_what_was_typed(
+    alice: User, alice_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fact = known(alice, "Alice lives in Berlin.")
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.2)
+
+    with memory_locked_elsewhere(alice.pk):
+        response = alice_client.post(
+            f"/memory/facts/{fact.pk}/edit", {"text": "Alice lives in Potsdam."}, headers=HTMX
+        )
+        retract = alice_client.post(f"/memory/facts/{fact.pk}/retract", headers=HTMX)
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "being updated right now" in html and "Alice lives in Potsdam." in html
+    assert retract.status_code == 422 and "being updated right now" in retract.content.decode()
+    assert unchanged(fact)
+    assert not MemoryChangeset.objects.exists()
+
+
+def test_an_accept_while_a_job_holds_the_memory_is_refused_inline(
+    alice: User, alice_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proposal = proposed(alice, "Alice may like jazz.")
+    monkeypatch.setattr(locks, "LOCK_WAIT_SECONDS", 0.2)
+
+    with memory_locked_elsewhere(alice.pk):
+        response = alice_client.post(f"/memory/review/{proposal.pk}/accept", headers=HTMX)
+
+    assert response.status_code == 422
+    assert "being updated right now" in response.content.decode()
+    proposal.refresh_from_db()
+    assert proposal.status == FactProposal.Status.PENDING
+    assert not Fact.objects.filter(owner=alice).exists()

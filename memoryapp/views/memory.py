@@ -17,7 +17,6 @@ from memoryapp.selectors import memory_page as memory_page_selectors
 from memoryapp.selectors.memory_privacy import privacy_state
 from memoryapp.services.memory import journal
 from memoryapp.services.memory.export import memory_export_filename, memory_export_text
-from memoryapp.services.memory.locks import MemoryBusy
 from memoryapp.views import AuthenticatedRequest
 
 
@@ -60,10 +59,8 @@ def changeset_undo(request: AuthenticatedRequest, changeset_id: UUID) -> HttpRes
     changeset = memory_selectors.changeset_get(owner=request.user, changeset_id=changeset_id)
     try:
         undo = journal.changeset_undo(changeset=changeset, owner=request.user)
-    except ValidationError as error:
+    except ValidationError as error:  # a refusal, or MemoryBusy
         return HttpResponse(error.messages[0], status=409, content_type="text/plain")
-    except MemoryBusy as error:
-        return HttpResponse(str(error), status=409, content_type="text/plain")
     return render(
         request, "memory/notice.html#notice", {"changeset": undo, "events": undo.events.all()}
     )

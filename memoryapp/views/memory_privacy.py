@@ -63,7 +63,8 @@ def conversation_incognito(request: AuthenticatedRequest, conversation_id: UUID)
     try:
         privacy.conversation_incognito_set(conversation=conversation, incognito=form.on)
     except ValidationError as error:
-        return _switch(request, "incognito_switch", conversation, 409, error=error.messages[0])
+        # 422: htmx swaps it in, the reason beside the switch (a memory busy with a job).
+        return _switch(request, "incognito_switch", conversation, 422, error=error.messages[0])
     if not request.htmx:
         return redirect(conversation)
     forgot = form.on and was_remembered

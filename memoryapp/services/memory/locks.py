@@ -7,17 +7,23 @@ import contextlib
 import time
 from collections.abc import Iterator
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 # Namespace of the per-owner advisory lock that serialises memory writes of one person.
 OWNER_LOCK_NAMESPACE = 7305
-# How long a page waits for the lock before saying the memory is busy (`owner_lock(busy=)`).
-LOCK_WAIT_SECONDS = 30.0
+# How long a page waits for the lock before saying the memory is busy (`owner_lock(busy=)`):
+# less than htmx's timeout (static/js/app.js), so the page hears the reason.
+LOCK_WAIT_SECONDS = 20.0
 LOCK_POLL_SECONDS = 0.2
 
 
-class MemoryBusy(Exception):
-    """The person's memory stayed locked by a job (a consolidation) for LOCK_WAIT_SECONDS."""
+class MemoryBusy(ValidationError):
+    """The person's memory stayed locked by a job (a consolidation) for LOCK_WAIT_SECONDS: a
+    refusal that changed nothing, said where the person acted, like any other."""
+
+    def __str__(self) -> str:
+        return self.messages[0]
 
 
 @contextlib.contextmanager

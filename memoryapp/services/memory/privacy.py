@@ -21,6 +21,11 @@ from memoryapp.services.memory.forget import conversation_memory_forget
 from memoryapp.services.memory.ingestion import ingestion_lock
 from memoryapp.services.memory.locks import owner_lock
 
+BUSY = (
+    "Your memory is being updated right now; the conversation was left as it was. "
+    "Try again in a minute."
+)
+
 
 def memory_paused(*, owner: User) -> bool:
     """Whether the person paused memory (a missing settings row means it is not)."""
@@ -52,12 +57,13 @@ def conversation_incognito_set(*, conversation: Conversation, incognito: bool) -
     stay private. Setting the state it already has changes nothing.
 
     Switching on takes, in the order the memory jobs take them, the owner's memory lock (it
-    waits for a consolidation under way), the conversation's row (a message sent meanwhile
-    waits, then sees the switch) and its ingestion lock (a run that read the messages before
-    they became private finds its plan out of date).
+    waits for a consolidation under way, a while: then MemoryBusy), the conversation's row (a
+    message sent meanwhile waits, then sees the switch) and its ingestion lock (a run that
+    read the messages before they became private finds its plan out of date).
     """
     owner_id = conversation.owner_id
-    with owner_lock(owner_id) if incognito else contextlib.nullcontext(), transaction.atomic():
+    memory_lock = owner_lock(owner_id, busy=BUSY) if incognito else contextlib.nullcontext()
+    with memory_lock, transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk, owner_id=owner_id)
         if locked.incognito != incognito:
             locked.incognito = incognito
