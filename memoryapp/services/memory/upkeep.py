@@ -5,6 +5,7 @@ change. Every function here is safe to run at any time and any number of times."
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -20,6 +21,7 @@ from memoryapp.models import (
     Conversation,
     Fact,
     FactSource,
+    ImportJob,
     JobStatus,
     MemoryChangeset,
     MemoryEvent,
@@ -39,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_SIMILARITY = 0.95
 REEMBED_BATCH = 256
+# While the machine is idle, a sleep pass goes on backfilling embeddings and passages batch
+# after batch for up to this long (well within the task's 30-minute limit).
+BACKFILL_SECONDS = 10 * 60
 REBUILD_BATCH = 64
 # Unassigned finished messages older than this had their ingestion job lost.
 LOST_INGESTION_SECONDS = 120
@@ -194,6 +199,35 @@ def embeddings_refresh() -> int:
     return done
 
 
+def machine_idle() -> bool:
+    """Whether nobody waits for this machine: no answer pending or streaming, no
+    consolidation and no import pending, running or due for retry.
+
+    A person chatting has an answer on its way, and a message they sent closes a segment
+    whose consolidation is then queued; either makes the machine busy until it is done."""
+    waiting = Q(job_status__in=[JobStatus.PENDING, JobStatus.RUNNING]) | Q(
+        job_status=JobStatus.RETRY, next_attempt_at__lte=timezone.now()
+    )
+    answering = Message.objects.filter(
+        status__in=[Message.Status.PENDING, Message.Status.STREAMING]
+    )
+    consolidating = Segment.objects.filter(waiting, status=Segment.Status.CLOSED)
+    importing = ImportJob.objects.filter(waiting)
+    return not (answering.exists() or consolidating.exists() or importing.exists())
+
+
+def embeddings_backfill(*, seconds: float = BACKFILL_SECONDS) -> int:
+    """`embeddings_refresh` once, as every sleep pass did, then batch after batch while the
+    machine stays idle (checked before each), a full batch was found (more may wait) and
+    `seconds` have not passed. Returns the rows done."""
+    started = time.monotonic()
+    done = total = embeddings_refresh()
+    while done >= REEMBED_BATCH and time.monotonic() - started < seconds and machine_idle():
+        done = embeddings_refresh()
+        total += done
+    return total
+
+
 def segments_rebuild_outdated() -> int:
     """Rebuild the title, summary, key and keywords of consolidated segments built by an
     older `SEGMENT_TEXT_VERSION` (a batch per call), as consolidation builds them now."""
@@ -217,7 +251,8 @@ def memory_upkeep() -> dict[str, int]:
 
 
 def memory_sleep() -> dict[str, int]:
-    """The slow pass (every quarter hour): duplicates, profiles, embeddings."""
+    """The slow pass (every quarter hour): duplicates, profiles, embeddings (a batch, and
+    more while the machine is idle)."""
     merged = 0
     owners = User.objects.filter(
         Exists(Fact.objects.filter(owner=OuterRef("pk"), status=Fact.Status.ACTIVE))
@@ -229,5 +264,5 @@ def memory_sleep() -> dict[str, int]:
         "owners_with_merges": merged,
         "profiles_rebuilt": profiles_rebuild_stale(),
         "segments_rebuilt": segments_rebuild_outdated(),
-        "rows_reembedded": embeddings_refresh(),
+        "rows_reembedded": embeddings_backfill(),
     }

@@ -8,8 +8,17 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from memoryapp.embeddings import embed_texts, model_fingerprint
-from memoryapp.models import Fact, JobStatus, MemoryChangeset, Profile, Segment
+from memoryapp.embeddings import EMBEDDING_DIM, embed_texts, model_fingerprint
+from memoryapp.models import (
+    Fact,
+    ImportJob,
+    JobStatus,
+    MemoryChangeset,
+    Message,
+    Profile,
+    Segment,
+)
+from memoryapp.services.memory import upkeep
 from memoryapp.services.memory.profile import profile_mark_stale, profile_rebuild
 from memoryapp.services.memory.upkeep import (
     consolidations_requeue,
@@ -103,3 +112,105 @@ def test_rows_embedded_by_another_model_are_reembedded() -> None:
     fact.refresh_from_db()
     assert fact.embedding_model == model_fingerprint()
     assert abs(float(sum(v * v for v in fact.embedding)) - 1.0) < 1e-3
+
+
+def _unembedded_turns(owner: Any, count: int) -> list[Message]:
+    """`count` remembered turns embedded by another model: the backfill's work."""
+    chat = factories.conversation(owner)
+    turns = [factories.message(chat, f"Turn {n} is about the garden.") for n in range(count)]
+    Message.objects.filter(pk__in=[t.pk for t in turns]).update(
+        embedding=[0.0] * EMBEDDING_DIM, embedding_model="an older model"
+    )
+    return turns
+
+
+def _left(turns: list[Message]) -> int:
+    fingerprint = model_fingerprint()
+    ids = [t.pk for t in turns]
+    return Message.objects.filter(pk__in=ids).exclude(embedding_model=fingerprint).count()
+
+
+def test_the_backfill_goes_on_past_one_batch_while_the_machine_is_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(upkeep, "REEMBED_BATCH", 2)
+    alice, bob = factories.user(), factories.user()
+    turns = _unembedded_turns(alice, 3) + _unembedded_turns(bob, 2)
+
+    assert upkeep.machine_idle()
+    assert upkeep.embeddings_backfill() == 5
+
+    assert _left(turns) == 0
+    assert upkeep.embeddings_backfill() == 0
+
+
+def _answer_streaming(owner: Any) -> None:
+    chat = factories.conversation(owner)
+    question = factories.message(chat, "What should I plant?")
+    factories.message(
+        chat, "", role=Message.Role.ASSISTANT, status=Message.Status.STREAMING, reply_to=question
+    )
+
+
+def _consolidation_queued(owner: Any) -> None:
+    chat = factories.conversation(owner)
+    factories.closed_segment(chat, [factories.message(chat, "We moved to Porto.")])
+
+
+def _consolidation_due_for_retry(owner: Any) -> None:
+    chat = factories.conversation(owner)
+    segment = factories.closed_segment(chat, [factories.message(chat, "We moved to Porto.")])
+    Segment.objects.filter(pk=segment.pk).update(
+        job_status=JobStatus.RETRY, next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def _import_running(owner: Any) -> None:
+    ImportJob.objects.create(
+        owner=owner, format=ImportJob.Format.CHATGPT, filename="conversations.json",
+        sha256="0" * 64, job_status=JobStatus.RUNNING,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "busy",
+    [_answer_streaming, _consolidation_queued, _consolidation_due_for_retry, _import_running],
+)
+def test_the_backfill_does_one_batch_only_while_the_machine_is_busy(
+    monkeypatch: pytest.MonkeyPatch, busy: Any
+) -> None:
+    monkeypatch.setattr(upkeep, "REEMBED_BATCH", 2)
+    turns = _unembedded_turns(factories.user(), 5)
+    # Anyone's work makes the machine busy: it is shared.
+    busy(factories.user())
+
+    assert not upkeep.machine_idle()
+    assert upkeep.embeddings_backfill() == 2
+
+    assert _left(turns) == 3
+
+
+def test_work_that_waits_for_nothing_now_leaves_the_machine_idle() -> None:
+    chat = factories.conversation(factories.user())
+    question = factories.message(chat, "Hello?")
+    factories.message(chat, "Hi!", role=Message.Role.ASSISTANT, reply_to=question)
+    done = factories.closed_segment(chat, [question])
+    Segment.objects.filter(pk=done.pk).update(job_status=JobStatus.DONE)
+    later = factories.closed_segment(chat, [factories.message(chat, "We moved to Porto.")])
+    Segment.objects.filter(pk=later.pk).update(
+        job_status=JobStatus.RETRY, next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    # An open segment is not waiting for consolidation yet.
+    growing = factories.closed_segment(chat, [factories.message(chat, "And the garden?")])
+    Segment.objects.filter(pk=growing.pk).update(status=Segment.Status.OPEN, closed_at=None)
+
+    assert upkeep.machine_idle()
+
+
+def test_the_backfill_stops_when_its_time_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(upkeep, "REEMBED_BATCH", 2)
+    turns = _unembedded_turns(factories.user(), 5)
+
+    assert upkeep.embeddings_backfill(seconds=0) == 2
+
+    assert _left(turns) == 3
