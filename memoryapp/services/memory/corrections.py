@@ -30,7 +30,6 @@ class _Unset:
 UNSET: Final = _Unset()
 
 NOT_CURRENT = "Only a current fact can be changed; this one is no longer current."
-BUSY = "Your memory is being updated right now; nothing was changed. Try again in a minute."
 
 
 def fact_text_clean(text: str) -> str:
@@ -91,7 +90,7 @@ def fact_edit(
     new_to = valid_to if isinstance(valid_to, _Unset) else _aware(valid_to, "end")
     # Embedding takes a while: done before the lock, for the text as the person wrote it.
     vector = embed_texts([new_text])[0].tolist() if new_text is not None else None
-    with owner_lock(owner.pk, busy=BUSY), transaction.atomic():
+    with owner_lock(owner.pk, busy="nothing was changed"), transaction.atomic():
         current = _current_fact(owner, fact)
         before = fact_snapshot(current)
         changed = False
@@ -129,7 +128,7 @@ def fact_retract(*, owner: User, fact: Fact, reason: str = "") -> MemoryChangese
     """Mark a current fact wrong: retracted (kept, as every retired fact is, with the time it
     was withdrawn), as one changeset by the user. Consolidation does not learn it again from
     the same messages. ValidationError for a fact that is not the owner's or not current."""
-    with owner_lock(owner.pk, busy=BUSY), transaction.atomic():
+    with owner_lock(owner.pk, busy="nothing was changed"), transaction.atomic():
         current = _current_fact(owner, fact)
         before = fact_snapshot(current)
         now = timezone.now()

@@ -73,7 +73,6 @@ FORGOTTEN_TOPIC_REASON = "Learned from [forgotten]"
 QUOTING_SOURCES = (MemoryChangeset.Source.USER, MemoryChangeset.Source.REVIEW)
 Kind = Literal["fact", "segment", "conversation", "all"]
 KINDS: tuple[Kind, ...] = ("fact", "segment", "conversation", "all")
-BUSY = "Your memory is being updated right now; nothing was forgotten. Try again in a minute."
 # How a FORGET changeset names what was forgotten.
 WHAT = {
     "fact": "a fact",
@@ -295,7 +294,7 @@ def memory_forget(*, owner: User, target: ForgetTarget) -> ForgetPreview:
     owner's memory lock; returns what went. Raises like `forget_preview`, or MemoryBusy when
     the lock stays taken; a conversation, topic or everything also stops the answers still
     being written in it."""
-    with owner_lock(owner.pk, busy=BUSY):
+    with owner_lock(owner.pk, busy="nothing was forgotten"):
         _stop_answers(owner, target)
         with transaction.atomic():
             _lock_conversations(owner, target)
@@ -312,7 +311,7 @@ def conversation_memory_forget(*, conversation: Conversation) -> ForgetPreview:
     Returns what went (`messages` is 0: none is deleted)."""
     owner = conversation.owner
     target = ForgetTarget("conversation", conversation.pk)
-    with owner_lock(owner.pk, busy=BUSY), transaction.atomic():
+    with owner_lock(owner.pk, busy="nothing was forgotten"), transaction.atomic():
         _lock_conversations(owner, target)
         scope = _scope(owner, target, delete_messages=False)
         went = _preview(scope)

@@ -22,7 +22,6 @@ from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.profile import profile_refresh
 
 Snapshot = dict[str, Any]
-BUSY = "Your memory is being updated right now; nothing was undone. Try again in a minute."
 
 
 def _columns() -> list[Field[Any, Any]]:
@@ -211,7 +210,7 @@ def changeset_undo(*, changeset: MemoryChangeset, owner: User) -> MemoryChangese
     a later change touched the same facts: undoing it would silently throw that later change
     away. Raises MemoryBusy when the memory lock stays taken.
     """
-    with owner_lock(owner.pk, busy=BUSY), transaction.atomic():
+    with owner_lock(owner.pk, busy="nothing was undone"), transaction.atomic():
         return _undo(changeset, owner)
 
 

@@ -29,16 +29,18 @@ class MemoryBusy(ValidationError):
 @contextlib.contextmanager
 def owner_lock(owner_id: int, *, busy: str | None = None) -> Iterator[None]:
     """Hold the person's memory lock (released when the block ends, or if the worker dies).
-    A job waits for it as long as it takes. With `busy`, for a page, waits at most
-    LOCK_WAIT_SECONDS (a consolidation holds the lock while the model works), then raises
-    MemoryBusy(busy) rather than hang."""
+    A job waits for it as long as it takes. With `busy` (what was not done, "nothing was
+    forgotten"), for a page, waits at most LOCK_WAIT_SECONDS (a consolidation holds the lock
+    while the model works), then raises MemoryBusy saying so rather than hang."""
     if busy is None:
         _execute("SELECT pg_advisory_lock(%s, %s)", owner_id)
     else:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while not _execute("SELECT pg_try_advisory_lock(%s, %s)", owner_id):
             if time.monotonic() >= deadline:
-                raise MemoryBusy(busy)
+                raise MemoryBusy(
+                    f"Your memory is being updated right now; {busy}. Try again in a minute."
+                )
             time.sleep(LOCK_POLL_SECONDS)
     try:
         yield

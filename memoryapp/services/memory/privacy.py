@@ -21,11 +21,6 @@ from memoryapp.services.memory.forget import conversation_memory_forget
 from memoryapp.services.memory.ingestion import ingestion_lock
 from memoryapp.services.memory.locks import owner_lock
 
-BUSY = (
-    "Your memory is being updated right now; the conversation was left as it was. "
-    "Try again in a minute."
-)
-
 
 def memory_paused(*, owner: User) -> bool:
     """Whether the person paused memory (a missing settings row means it is not)."""
@@ -62,7 +57,11 @@ def conversation_incognito_set(*, conversation: Conversation, incognito: bool) -
     read the messages before they became private finds its plan out of date).
     """
     owner_id = conversation.owner_id
-    memory_lock = owner_lock(owner_id, busy=BUSY) if incognito else contextlib.nullcontext()
+    memory_lock = (
+        owner_lock(owner_id, busy="the conversation was left as it was")
+        if incognito
+        else contextlib.nullcontext()
+    )
     with memory_lock, transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk, owner_id=owner_id)
         if locked.incognito != incognito:

@@ -17,7 +17,6 @@ from memoryapp.services.memory.journal import Journal
 from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.profile import profile_refresh
 
-BUSY = "Your memory is being updated right now; nothing was changed. Try again in a minute."
 TARGET_GONE = (
     "The fact this would change is no longer current (it was changed or removed since): "
     "reject this proposal instead."
@@ -75,7 +74,7 @@ def proposal_accept(*, owner: User, proposal: FactProposal) -> MemoryChangeset:
     mark it accepted. ValidationError, changing nothing, when it is not the owner's pending
     proposal, when the fact it would merge into or supersede is no longer current, or when
     every message it was learned from is gone."""
-    with owner_lock(owner.pk, busy=BUSY), transaction.atomic():
+    with owner_lock(owner.pk, busy="nothing was changed"), transaction.atomic():
         current = _pending(owner, proposal)
         target = current.target
         if current.action != FactProposal.Action.ADD and (
