@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from memoryapp.models import AdminAccess, MemberSettings, SetupToken
 from memoryapp.selectors.accounts import MemberData, member_data_count
+from memoryapp.services.memory.importing import import_uploads_discard
 
 
 def _hash(token: str) -> str:
@@ -98,6 +99,7 @@ def member_remove(*, owner: User, member: User) -> MemberData:
     # the missing owner instead of leaving rows behind.
     User.objects.select_for_update().filter(pk=member.pk).get()
     removed = member_data_count(member=member)
+    import_uploads_discard(owner=member)
     member.delete()
     return removed
 

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from memoryapp.models import AdminAccess, Fact, MemberSettings, Message
+from memoryapp.models import AdminAccess, Fact, ImportJob, MemberSettings, Message
 from memoryapp.selectors.accounts import MemberData, admin_visible_owner_ids, member_data_count
 from memoryapp.services.accounts import (
     admin_access_record,
@@ -168,3 +171,24 @@ def test_admin_views_of_ones_own_data_are_not_recorded() -> None:
         (bob.pk, "memoryapp.message", "list")
     ]
     assert made[0].what == "the list of messages"
+
+
+def test_removing_a_member_removes_the_uploads_their_imports_were_waiting_with(
+    alice: User,
+    bob: User,
+    settings: Any,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.IMPORT_DIR = tmp_path
+    upload = tmp_path / "waiting-upload"
+    upload.write_text('[{"title": "bob\'s chats"}]')
+    ImportJob.objects.create(
+        owner=bob, format="chatgpt", filename="c.json", upload_path=str(upload), sha256="0"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        member_remove(owner=alice, member=bob)
+
+    assert not ImportJob.objects.filter(owner_id=bob.pk).exists()
+    assert not upload.exists()

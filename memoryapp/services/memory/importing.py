@@ -608,6 +608,17 @@ def _job_progress(job_id: UUID, claim: UUID) -> Progress:
     return report
 
 
+def import_uploads_discard(*, owner: User) -> None:
+    """Delete the uploads the owner's unfinished import jobs wait with, once the transaction
+    that deletes those jobs (the person's removal) commits."""
+    paths = list(
+        ImportJob.objects.filter(owner=owner)
+        .exclude(upload_path="")
+        .values_list("upload_path", flat=True)
+    )
+    transaction.on_commit(lambda: [_upload_delete(path) for path in paths])
+
+
 def _upload_delete(path: str) -> None:
     """Remove an upload the job kept (never a file outside IMPORT_DIR)."""
     if not path:
