@@ -616,7 +616,12 @@ def import_uploads_discard(*, owner: User) -> None:
         .exclude(upload_path="")
         .values_list("upload_path", flat=True)
     )
-    transaction.on_commit(lambda: [_upload_delete(path) for path in paths])
+
+    def discard() -> None:
+        for path in paths:
+            _upload_delete(path)
+
+    transaction.on_commit(discard)
 
 
 def _upload_delete(path: str) -> None:
