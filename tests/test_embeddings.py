@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,12 +12,14 @@ import pytest
 from pytest_django.fixtures import Settings
 
 from memoryapp.embeddings import (
+    BATCH_MAX_TOKENS,
     EMBEDDING_DIM,
     EmbeddingModelError,
     embed_text,
     embed_texts,
     embeddings_status,
     model_fingerprint,
+    padded_batches,
     reset_embedder,
 )
 
@@ -171,3 +174,23 @@ def test_a_file_that_is_not_a_model_raises_an_error(configure: Settings, tmp_pat
 
     with pytest.raises(EmbeddingModelError, match="EMBEDDING_MODEL_PATH"):
         embed_texts(["anything"])
+
+
+def test_padded_batches_keep_short_texts_apart_from_long_ones() -> None:
+    lengths = [8] * 10 + [250] * 3
+
+    slices = padded_batches(lengths, batch_size=32)
+
+    # Contiguous, in order, covering every text once.
+    assert slices[0][0] == 0 and slices[-1][1] == len(lengths)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(slices))
+    # The short texts are not padded to 250 word pieces.
+    assert (0, 10) in slices
+    assert all(lengths[end - 1] * (end - start) <= BATCH_MAX_TOKENS for start, end in slices)
+
+
+def test_padded_batches_respect_the_batch_size_and_let_a_long_text_run_alone() -> None:
+    slices = padded_batches([5] * 7, batch_size=3)
+    assert len(slices) == 3 and max(end - start for start, end in slices) == 3
+    assert padded_batches([BATCH_MAX_TOKENS + 1], batch_size=32) == [(0, 1)]
+    assert padded_batches([], batch_size=32) == []

@@ -31,15 +31,19 @@ from uuid import UUID
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Count
 
 from memoryapp import jobs
 from memoryapp.models import Conversation, Fact, JobStatus, Message, Segment
+from memoryapp.models.conversation import FOR_MEMORY
 from memoryapp.services.memory.consolidation import segment_consolidate
-from memoryapp.services.memory.ingestion import conversation_ingest
+from memoryapp.services.memory.ingestion import conversation_ingest, messages_embed
 
 logger = logging.getLogger(__name__)
 
 MESSAGE_BATCH = 1000
+# Messages embedded together ahead of ingestion (see `conversations_ingest`).
+EMBED_AHEAD = 512
 SPEAKER_MAX_CHARS = 100
 TITLE_MAX_CHARS = 200
 MODEL_NAME_MAX_CHARS = 200
@@ -208,15 +212,49 @@ def conversations_ingest(
     """Ingest each conversation in turn, closing its last segment (final), and report
     (done, total) after each. The consolidation of the segments closed is queued on commit
     (or runs at once, within `jobs.run_here()`). A conversation deleted meanwhile is passed
-    over."""
+    over.
+
+    The messages waiting in the next conversations, about `EMBED_AHEAD` of them, are embedded
+    (with their passages) together before those conversations are ingested, which then finds
+    them embedded: the model pads texts of one length together across conversations, where
+    a conversation alone pads its short questions to its long answers."""
     total = len(conversation_ids)
-    for done, conversation_id in enumerate(conversation_ids, start=1):
-        try:
-            conversation_ingest(conversation_id=conversation_id, final=True)
-        except Conversation.DoesNotExist:
-            logger.info("conversation %s was deleted before its ingestion", conversation_id)
-        if progress is not None:
-            progress(done, total)
+    done = 0
+    for group in _embedding_groups(conversation_ids):
+        messages_embed(_waiting(group))
+        for conversation_id in group:
+            try:
+                conversation_ingest(conversation_id=conversation_id, final=True)
+            except Conversation.DoesNotExist:
+                logger.info("conversation %s was deleted before its ingestion", conversation_id)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+
+def _waiting(conversation_ids: Sequence[UUID]) -> list[Message]:
+    """The remembered messages of these conversations that no segment holds yet."""
+    waiting = Message.objects.filter(FOR_MEMORY, conversation_id__in=conversation_ids, segment=None)
+    return list(waiting.order_by("conversation_id", "sequence"))
+
+
+def _embedding_groups(conversation_ids: Sequence[UUID]) -> list[list[UUID]]:
+    """The conversations in order, cut into runs whose waiting messages are about
+    `EMBED_AHEAD` (a conversation is never split)."""
+    counts = dict(
+        Message.objects.filter(FOR_MEMORY, conversation_id__in=conversation_ids, segment=None)
+        .values_list("conversation_id")
+        .annotate(waiting=Count("pk"))
+    )
+    groups: list[list[UUID]] = [[]]
+    size = 0
+    for conversation_id in conversation_ids:
+        if size >= EMBED_AHEAD:
+            groups.append([])
+            size = 0
+        groups[-1].append(conversation_id)
+        size += counts.get(conversation_id, 0)
+    return [group for group in groups if group]
 
 
 def _pending_segments(owner: User) -> list[UUID]:

@@ -14,7 +14,9 @@ from django.core.management.base import CommandError
 from memoryapp.evaluation.locomo_data import locomo_history, parse_sample
 from memoryapp.evaluation.longmemeval_data import longmemeval_history, parse_question
 from memoryapp.models import Conversation, JobStatus, Message, Segment
+from memoryapp.services import imports
 from memoryapp.services.imports import history_import, memory_build
+from memoryapp.services.memory import ingestion
 from memoryapp.tasks import consolidate_segment
 from tests import factories
 from tests.evaluation.samples import LOCOMO_SAMPLE, LONGMEMEVAL, write_json
@@ -112,6 +114,34 @@ def test_consolidation_queued_on_commit_runs_in_process_not_on_the_broker(
     segments = Segment.objects.filter(owner=result.user)
     assert sorted(applied) == sorted(str(pk) for pk in segments.values_list("pk", flat=True))
     assert set(segments.values_list("job_status", flat=True)) == {JobStatus.DONE}
+
+
+def test_the_waiting_messages_of_several_conversations_are_embedded_together_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = history_import(history=locomo_history(parse_sample(LOCOMO_SAMPLE)), build_memory=False)
+    bob = factories.user("bob")
+    factories.message(factories.conversation(bob), "I moved to Lisbon.")
+    monkeypatch.setattr(imports, "EMBED_AHEAD", 3)
+    embedded: list[list[str]] = []
+    embed = ingestion.messages_embed
+
+    def recording_embed(messages: Any) -> None:
+        embedded.append([m.external_id for m in messages])
+        embed(messages)
+
+    monkeypatch.setattr(imports, "messages_embed", recording_embed)
+    progress: list[tuple[int, int]] = []
+
+    memory_build(owner=result.user, progress=lambda done, total: progress.append((done, total)))
+
+    # Session 1's three turns reach EMBED_AHEAD: session 2 is embedded on its own; never bob's.
+    assert embedded == [["D1:1", "D1:2", "D1:3"], ["D2:1", "D2:2"]]
+    assert progress == [(1, 2), (2, 2)]
+    messages = Message.objects.filter(owner=result.user)
+    assert not messages.filter(segment=None).exists()
+    assert not messages.filter(embedding=None).exists()
+    assert Message.objects.get(owner=bob).embedding is None
 
 
 def test_building_one_user_leaves_other_users_conversations_alone() -> None:
