@@ -71,6 +71,19 @@ def _suggest(llm: LLM, question: str) -> str:
     return clean_title(reply.text)
 
 
+def title_source(*, conversation_id: UUID, owner_id: int) -> Message | None:
+    """The message a suggested title is made from: the person's first remembered one. Their
+    words, private ones too: a title is chat history (the sidebar's), not memory, and an
+    incognito conversation is named like any other."""
+    return (
+        Message.objects.filter(
+            REMEMBERED, by_person=True, conversation_id=conversation_id, owner_id=owner_id
+        )
+        .order_by("sequence")
+        .first()
+    )
+
+
 def conversation_title_due(*, conversation_id: UUID) -> bool:
     """Whether the conversation still has the default title: none of its own, none suggested
     (the person's own title is never replaced)."""
@@ -89,15 +102,7 @@ def conversation_title_suggest(
     conversation.refresh_from_db(fields=["title", "title_is_custom"])
     if conversation.title or conversation.title_is_custom:
         return conversation
-    # The person's words, private ones too: a title is chat history (the sidebar's), not
-    # memory, and an incognito conversation is named like any other.
-    first = (
-        Message.objects.filter(
-            REMEMBERED, by_person=True, conversation=conversation, owner_id=conversation.owner_id
-        )
-        .order_by("sequence")
-        .first()
-    )
+    first = title_source(conversation_id=conversation.pk, owner_id=conversation.owner_id)
     if first is None:
         return conversation
     chat_idle_wait()

@@ -3,7 +3,8 @@ real, with what was derived from it, in one transaction under the person's memor
 
 What goes (`memory_forget`):
 - the messages (none for a fact), their passages and vectors; a topic's messages go with it,
-  and an answer goes with the question it answers;
+  and an answer goes with the question it answers (and so does its conversation's suggested
+  title, when it was made from one of them);
 - the segments (title, summary, key, keywords, vectors);
 - facts whose every source is gone, whatever their status; a fact with sources elsewhere keeps
   only those (and loses a forgotten segment: `segment` becomes NULL), its text and journal kept;
@@ -63,6 +64,7 @@ from memoryapp.services.memory.ingestion import ingestion_lock
 from memoryapp.services.memory.journal import Journal, Snapshot, fact_snapshot
 from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.profile import profile_refresh
+from memoryapp.services.titles import title_source
 
 logger = logging.getLogger(__name__)
 
@@ -378,6 +380,8 @@ def _apply(scope: _Scope, went: ForgetPreview) -> None:
         segments = segments.filter(pk__in=scope.segment_ids)
         conversations = conversations.filter(pk__in=scope.conversation_ids)
     _facts_delete(facts)
+    if scope.target.kind == "segment":
+        _suggested_title_clear(scope)
     if scope.delete_messages:
         _messages_delete(scope)
     else:
@@ -392,6 +396,20 @@ def _apply(scope: _Scope, went: ForgetPreview) -> None:
     if changeset is None:
         journal.changeset.save()
     profile_refresh(owner=owner)
+
+
+def _suggested_title_clear(scope: _Scope) -> None:
+    """A topic's forget takes its conversation's suggested title along when the title was
+    made from one of the topic's messages; a title the person gave stays."""
+    segments = Segment.objects.filter(owner=scope.owner, pk__in=scope.segment_ids)
+    conversation_id = segments.values_list("conversation_id", flat=True).first()
+    if conversation_id is None:
+        return
+    source = title_source(conversation_id=conversation_id, owner_id=scope.owner.pk)
+    if source is not None and source.pk in scope.message_ids:
+        Conversation.objects.filter(
+            owner=scope.owner, pk=conversation_id, title_is_custom=False
+        ).update(title="")
 
 
 def _admin_log_scrub(scope: _Scope) -> None:

@@ -804,3 +804,23 @@ def test_forgetting_a_fact_accepted_from_review_removes_the_proposal_that_says_i
     assert not FactProposal.objects.filter(owner=alice, text__contains="Brunhilde").exists()
     assert "Brunhilde" not in journal_text(alice)
     assert "Brunhilde" not in json.dumps(memory_export(owner=alice))
+
+
+def test_forgetting_the_topic_a_conversation_was_named_from_takes_the_suggested_name(
+    alice: User, backend: ScriptedBackend
+) -> None:
+    named = factories.conversation(alice, title="Locker code 7731")
+    first = topic(named, "My locker code is 7731.", "Lock", extraction("A code."), backend=backend)
+    add = decision("add")
+    topic(named, "I like jazz.", "Jazz", extraction("Likes jazz."), add, backend=backend)
+    own = factories.conversation(alice, title="My own name 7731")
+    Conversation.objects.filter(pk=own.pk).update(title_is_custom=True)
+    mine = topic(own, "My gym code is 7731.", "Gym", extraction("Gym code."), add, backend=backend)
+
+    memory_forget(owner=alice, target=ForgetTarget("segment", first.pk))
+    memory_forget(owner=alice, target=ForgetTarget("segment", mine.pk))
+
+    named.refresh_from_db()
+    own.refresh_from_db()
+    assert named.title == ""  # suggested from the forgotten message: it goes with it
+    assert own.title == "My own name 7731"  # the person's own words stay
