@@ -24,7 +24,7 @@ class MemberSettings(models.Model):
         "let the administrator inspect my memory", default=False
     )
     # On: new messages are kept as chat history but never enter memory (`Message.private`).
-    memory_paused = models.BooleanField("pause memory", default=False)
+    memory_paused = models.BooleanField("pause memory", default=False, db_default=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -35,10 +35,10 @@ class Conversation(models.Model):
     # Once the user renames a conversation, suggested titles no longer replace it.
     title_is_custom = models.BooleanField(default=False)
     # "Don't remember this conversation": its messages are chat history only (`Message.private`).
-    incognito = models.BooleanField(default=False)
+    incognito = models.BooleanField(default=False, db_default=False)
     # Where an imported conversation came from (a ChatGPT conversation id); empty otherwise.
     # Unique per owner, so importing the same file twice does not duplicate it.
-    external_id = models.CharField(max_length=100, blank=True)
+    external_id = models.CharField(max_length=100, blank=True, db_default="")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     search_vector = models.GeneratedField(
@@ -104,7 +104,7 @@ class Message(models.Model):
     # Kept out of memory: said in an incognito conversation or while the owner's memory was
     # paused. Still chat history (and the conversation's own context), but never in segments,
     # passages, facts or retrieval (`FOR_MEMORY`).
-    private = models.BooleanField(default=False)
+    private = models.BooleanField(default=False, db_default=False)
     content = models.TextField(blank=True)
     # When it was said (imported history keeps its original time).
     created_at = models.DateTimeField(default=timezone.now)
