@@ -17,7 +17,6 @@ from uuid import UUID
 import pydantic
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from memoryapp.embeddings import embed_texts, model_fingerprint
@@ -27,6 +26,7 @@ from memoryapp.llm.schemas import Paragraph, Passage, Title
 from memoryapp.models import JobStatus, MemoryChangeset, Message, Segment
 from memoryapp.models.conversation import FOR_MEMORY
 from memoryapp.services.memory import denoise
+from memoryapp.services.memory.claims import job_claim
 from memoryapp.services.memory.facts import Step, facts_apply, facts_extract, facts_plan
 from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.model_access import MemoryModel
@@ -140,23 +140,8 @@ def _segment_text_llm(
 
 def segment_claim(*, segment_id: UUID) -> Segment | None:
     """Take a closed segment whose consolidation is due; None if it is not (any more)."""
-    claim = uuid.uuid4()
-    now = timezone.now()
-    claimed = (
-        Segment.objects.filter(
-            pk=segment_id,
-            status=Segment.Status.CLOSED,
-            job_status__in=[JobStatus.PENDING, JobStatus.RETRY],
-        )
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(
-            job_status=JobStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            in_flight_since=now,
-            claim=claim,
-        )
-    )
-    if claimed != 1:
+    closed = Segment.objects.filter(pk=segment_id, status=Segment.Status.CLOSED)
+    if not job_claim(closed, claim=uuid.uuid4(), now=timezone.now()):
         return None
     return Segment.objects.select_related("owner").get(pk=segment_id)
 

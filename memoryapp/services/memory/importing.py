@@ -33,7 +33,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from memoryapp import jobs
@@ -63,6 +63,7 @@ from memoryapp.services.imports import (
 )
 from memoryapp.services.memory import export
 from memoryapp.services.memory.chatgpt import chatgpt_read
+from memoryapp.services.memory.claims import job_claim
 from memoryapp.services.memory.export_schema import (
     Document,
     MessageRow,
@@ -639,18 +640,7 @@ def import_job_run(*, job_id: UUID) -> ImportJob | None:
     error is retried later (MEMORY_JOB_ATTEMPTS in all). Returns the job, or None when it was
     not claimable (done, running elsewhere, not due) or was taken over meanwhile."""
     claim = uuid.uuid4()
-    now = timezone.now()
-    claimed = (
-        ImportJob.objects.filter(pk=job_id, job_status__in=[JobStatus.PENDING, JobStatus.RETRY])
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(
-            job_status=JobStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            in_flight_since=now,
-            claim=claim,
-        )
-    )
-    if claimed != 1:
+    if not job_claim(ImportJob.objects.filter(pk=job_id), claim=claim, now=timezone.now()):
         logger.info("import job %s is not due", job_id)
         return None
     job = ImportJob.objects.select_related("owner").get(pk=job_id)
