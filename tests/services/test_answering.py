@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -30,13 +29,6 @@ def owner() -> User:
 @pytest.fixture
 def chat(owner: User) -> Conversation:
     return factories.conversation(owner)
-
-
-@pytest.fixture
-def backend() -> Iterator[ScriptedBackend]:
-    scripted = ScriptedBackend()
-    with use_backend(scripted):
-        yield scripted
 
 
 def _ask(chat: Conversation, text: str = "What is the capital of Portugal?") -> Message:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
-from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Fact, JobStatus, MemoryChangeset, MemoryEvent, Message, Segment
 from memoryapp.services.memory.consolidation import segment_consolidate
@@ -27,13 +25,6 @@ SPRING = datetime(2024, 4, 2, 9, 30, tzinfo=UTC)
 def _llm_stages_on(settings: Any) -> None:
     settings.MEMORY_LLM = "on"
     settings.MEMORY_RETRY_BASE_SECONDS = 0
-
-
-@pytest.fixture
-def backend() -> Iterator[ScriptedBackend]:
-    scripted = ScriptedBackend()
-    with use_backend(scripted):
-        yield scripted
 
 
 @pytest.fixture

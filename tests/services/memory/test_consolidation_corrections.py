@@ -6,14 +6,12 @@ not made again. Driven by a scripted model behind the adapter."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 
-from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import (
     Fact,
@@ -39,13 +37,6 @@ SPRING = datetime(2024, 4, 2, 9, 30, tzinfo=UTC)
 def _llm_stages_on(settings: Any) -> None:
     settings.MEMORY_LLM = "on"
     settings.MEMORY_REVIEW_CONFIDENCE = 0.6
-
-
-@pytest.fixture
-def backend() -> Iterator[ScriptedBackend]:
-    scripted = ScriptedBackend()
-    with use_backend(scripted):
-        yield scripted
 
 
 @pytest.fixture

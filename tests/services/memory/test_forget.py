@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import warnings
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -74,13 +73,6 @@ TABLES: list[type[Model]] = [
 @pytest.fixture(autouse=True)
 def _llm_stages_on(settings: Any) -> None:
     settings.MEMORY_LLM = "on"
-
-
-@pytest.fixture
-def backend() -> Iterator[ScriptedBackend]:
-    scripted = ScriptedBackend()
-    with use_backend(scripted):
-        yield scripted
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +11,6 @@ import pytest
 from django.contrib.auth.models import User
 
 from memoryapp.embeddings import embed_texts, model_fingerprint
-from memoryapp.llm import use_backend
 from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Fact, FactSource, MemoryChangeset, MemoryEvent, Segment
 from memoryapp.services.memory.consolidation import segment_consolidate
@@ -30,13 +28,6 @@ DIGEST = json.dumps(
 @pytest.fixture(autouse=True)
 def _llm_stages_on(settings: Any) -> None:
     settings.MEMORY_LLM = "on"
-
-
-@pytest.fixture
-def backend() -> Iterator[ScriptedBackend]:
-    scripted = ScriptedBackend()
-    with use_backend(scripted):
-        yield scripted
 
 
 @pytest.fixture
