@@ -13,6 +13,17 @@ from tests.support.workers import WorkerProcess
 pytest_plugins = ["tests.support.household"]
 
 
+@pytest.fixture(autouse=True)
+def _dense_routes_forgotten() -> Iterator[None]:
+    """Each test's owners get their dense query routes chosen afresh (ids can repeat across
+    databases, and tests change EXACT_SCAN_MAX_ROWS)."""
+    from memoryapp.retrieval import search
+
+    search.routes_forget()
+    yield
+    search.routes_forget()
+
+
 @pytest.fixture
 def worker_env() -> dict[str, str]:
     """Settings of the `worker` fixture's process (environment variables); a test module

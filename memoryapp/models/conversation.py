@@ -173,6 +173,8 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["owner", "created_at"]),
+            # Retrieval looks up which capitalised words of a question are the owner's speakers.
+            models.Index(fields=["owner", "speaker"], name="message_owner_speaker"),
             models.Index(
                 fields=["conversation", "sequence"],
                 name="message_not_ingested",

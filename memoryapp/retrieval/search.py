@@ -24,6 +24,7 @@ word's matches are looked up among the owner's rows only, not among everyone's.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -101,6 +102,30 @@ def _owner_rows(table: str, owner_id: int) -> int:
     return int(row[0]) if row else 0
 
 
+# Each retrieval would count the owner's rows in four tables (a quarter of its queries) to
+# choose the same routes again: an owner crosses EXACT_SCAN_MAX_ROWS once in a lifetime, and
+# either route returns the right rows, so a choice is reused for ROUTE_SECONDS.
+ROUTE_SECONDS = 300.0
+_routes: dict[tuple[str, int], tuple[float, bool]] = {}
+
+
+def exact_route(table: str, owner_id: int) -> bool:
+    """Whether the owner's dense queries on `table` scan their rows exactly (at most
+    EXACT_SCAN_MAX_ROWS of them) rather than go through the HNSW index."""
+    now = time.monotonic()
+    known = _routes.get((table, owner_id))
+    if known is not None and known[0] > now:
+        return known[1]
+    exact = _owner_rows(table, owner_id) <= EXACT_SCAN_MAX_ROWS
+    _routes[(table, owner_id)] = (now + ROUTE_SECONDS, exact)
+    return exact
+
+
+def routes_forget() -> None:
+    """Forget every route chosen (tests that change EXACT_SCAN_MAX_ROWS)."""
+    _routes.clear()
+
+
 def _nearest_rows(
     sql: str, params: Sequence[Any] | dict[str, Any], *, through_hnsw: bool
 ) -> list[tuple[str, float]]:
@@ -130,7 +155,7 @@ def dense(
     if exclude:
         condition += " AND NOT (id = ANY(%s::uuid[]))"
         params.append(list(exclude))
-    exact = _owner_rows(table.name, owner_id) <= EXACT_SCAN_MAX_ROWS
+    exact = exact_route(table.name, owner_id)
     # "+ 0" keeps the planner off the HNSW index: an exact scan over this owner's rows, where
     # ties are broken by id (the HNSW index can only serve an order by distance alone).
     distance = f"({column} <=> %s::vector)" + (" + 0" if exact else "")
@@ -155,7 +180,7 @@ def dense_passages(
     """The owner's turns whose best passage is nearest to `query`, nearest first; a hit's id
     is the turn's (message) id and its similarity that of its best passage."""
     params = {"query": _vector(query), "owner": owner_id, "exclude": list(exclude)}
-    if _owner_rows(PASSAGES, owner_id) <= EXACT_SCAN_MAX_ROWS:
+    if exact_route(PASSAGES, owner_id):
         rows = _nearest_rows(
             _PASSAGES_BEST_PER_TURN, {**params, "limit": limit}, through_hnsw=False
         )

@@ -124,6 +124,27 @@ def test_excluded_rows_are_skipped(route: str) -> None:
     assert [hit.id for hit in hits] == nearest(ids, vectors, query, k=8)[3:]
 
 
+def test_a_route_is_chosen_once_per_owner_and_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting the owner's rows picks the route; later queries reuse the choice (one count
+    per table and owner), and each owner and table gets its own."""
+    rng = np.random.default_rng(4)
+    alice, bob = factories.user("alice"), factories.user("bob")
+    facts(alice, unit_vectors(rng, 6))
+    facts(bob, unit_vectors(rng, 2))
+    monkeypatch.setattr(search, "EXACT_SCAN_MAX_ROWS", 4)
+    query = unit_vectors(rng, 1)[0]
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            dense_facts(alice, query)
+            dense_facts(bob, query)
+    counts = [q["sql"] for q in queries.captured_queries if "owner_rows" in q["sql"]]
+
+    assert len(counts) == 2
+    assert not search.exact_route(search.FACTS_CURRENT.name, alice.pk)
+    assert search.exact_route(search.FACTS_CURRENT.name, bob.pk)
+
+
 def turns_with_passages(owner: User, vectors: Matrix, per_turn: int = 3) -> list[str]:
     """Turns of `owner`, each with `per_turn` passages of the given embeddings in order; the
     turn id of each passage."""
