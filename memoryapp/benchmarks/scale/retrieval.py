@@ -1,9 +1,12 @@
-"""`memory_bench retrieval`: the app's dense retrieval at 10k, 100k and 1M units.
+"""`memory_bench retrieval`: the chat's retrieval at up to 1M messages (`--messages`, the
+default: `message_bench.py`), or the app's dense retrieval at 10k, 100k and 1M segments
+(`--units`, below).
 
-The command re-runs itself on a scratch Postgres (`scratch.py`). There it migrates the empty
-database, then grows the segment table in stages (10k, 100k, then `--units` rows; each stage
-adds new owners, `population.py`), and after each stage times the app's dense query path
-and an exact scan on the same queries and measures the app's recall@10 (`measure.py`).
+The command re-runs itself on a scratch Postgres (`scratch.py`). With `--units` it migrates
+the empty database, then grows the segment table in stages (10k, 100k, then `--units` rows;
+each stage adds new owners, `population.py`), and after each stage times the app's dense
+query path and an exact scan on the same queries and measures the app's recall@10
+(`measure.py`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from memoryapp.benchmarks.scale import report
+from memoryapp.benchmarks.scale import message_bench, report
 from memoryapp.benchmarks.scale.loading import load_stage, tune_for_loading
 from memoryapp.benchmarks.scale.measure import load_average, run_queries, sample_queries
 from memoryapp.benchmarks.scale.population import class_label, owner_sizes, stage_sizes
@@ -35,7 +38,13 @@ from memoryapp.benchmarks.scale.texts import TextPool, text_pool
 from memoryapp.benchmarks.scale.vectors import TopicSpace
 
 Write = Callable[[str], None]
-HELP = "Latency and recall@10 of the app's dense retrieval on a scratch table of up to 1M units."
+HELP = (
+    "Latency of the chat's retrieval and of each of its lists, and recall@10 of the fast "
+    "paths, on a scratch database of up to 1M messages (or, with --units, 1M segments)."
+)
+MESSAGES = 1_000_000
+MESSAGE_QUERIES = 100
+UNIT_QUERIES = 200
 
 
 def _positive(value: str) -> int:
@@ -45,22 +54,73 @@ def _positive(value: str) -> int:
     return number
 
 
+def _scale(value: str) -> float:
+    number = float(value)
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1]: {value}")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--units", type=_positive, default=1_000_000, help="largest table size (default 1M)"
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--messages",
+        type=_positive,
+        help=f"messages of many owners, as the pipeline builds them (default {MESSAGES:,}): "
+        "retrieve_units and each of its lists per owner size, recall of the fast paths",
+    )
+    size.add_argument(
+        "--units",
+        type=_positive,
+        help="the segments-only benchmark: dense retrieval on a table of up to this many "
+        "synthetic segments, grown in stages",
     )
     parser.add_argument(
-        "--queries", type=_positive, default=200, help="queries per table size (default 200)"
+        "--queries",
+        type=_positive,
+        help=f"queries per owner class with --messages (default {MESSAGE_QUERIES}), per table "
+        f"size with --units (default {UNIT_QUERIES})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    parser.add_argument(
+        "--class-scale",
+        type=_scale,
+        default=1.0,
+        help="with --messages: multiply the classes' sizes (1k, 10k, 100k) by this (tests)",
+    )
 
 
 def run(options: dict[str, Any], write: Write) -> None:
-    units, queries, seed = options["units"], options["queries"], options["seed"]
+    if options["units"] is None:
+        _run_messages(options, write)
+        return
+    units, seed = options["units"], options["seed"]
+    queries = options["queries"] or UNIT_QUERIES
     if in_scratch_database():
         benchmark(units=units, queries=queries, seed=seed, write=write)
         return
     arguments = ["--units", str(units), "--queries", str(queries), "--seed", str(seed)]
+    begin = time.monotonic()
+    rerun_in_scratch(["memory_bench", "retrieval", *arguments], write=write)
+    write(f"scratch database deleted; {time.monotonic() - begin:.0f} s in all")
+
+
+def _run_messages(options: dict[str, Any], write: Write) -> None:
+    options = {
+        **options,
+        "messages": options["messages"] or MESSAGES,
+        "queries": options["queries"] or MESSAGE_QUERIES,
+    }
+    if in_scratch_database():
+        message_bench.benchmark(
+            messages=options["messages"],
+            queries=options["queries"],
+            seed=options["seed"],
+            class_scale=options["class_scale"],
+            write=write,
+        )
+        return
+    arguments = message_bench.run_arguments(options)
     begin = time.monotonic()
     rerun_in_scratch(["memory_bench", "retrieval", *arguments], write=write)
     write(f"scratch database deleted; {time.monotonic() - begin:.0f} s in all")

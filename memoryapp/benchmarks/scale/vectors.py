@@ -55,10 +55,11 @@ class OwnerTopics:
 
 
 class TopicSpace:
-    """The shared global topics; popular topics (low index) are chosen more often."""
+    """The shared global topics; popular topics (low index) are chosen more often. `topics`
+    gives them (e.g. real texts' embeddings, GLOBAL_TOPICS rows); random ones otherwise."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.topics = normalised(noise(rng, GLOBAL_TOPICS, 1.0))
+    def __init__(self, rng: np.random.Generator, topics: Matrix | None = None) -> None:
+        self.topics = normalised(noise(rng, GLOBAL_TOPICS, 1.0) if topics is None else topics)
         popularity = 1.0 / (np.arange(GLOBAL_TOPICS) + 10.0)
         self.popularity = popularity / popularity.sum()
 
@@ -81,3 +82,9 @@ def query_near(topics: OwnerTopics, rng: np.random.Generator) -> Matrix:
     """A query vector near one of the owner's topics (a 1 x dim matrix)."""
     topic = int(topics.pick(rng, 1)[0])
     return normalised(topics.centroids[topic : topic + 1] + noise(rng, 1, QUERY_SPREAD))
+
+
+def around(centres: Matrix, spread: float, rng: np.random.Generator) -> Matrix:
+    """A noisy unit vector around each row of `centres`: cosine to it about
+    1 / sqrt(1 + spread**2) (0.7 at a spread of 1.0)."""
+    return normalised(centres + noise(rng, len(centres), spread))
