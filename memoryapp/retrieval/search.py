@@ -107,6 +107,7 @@ def _owner_rows(table: str, owner_id: int) -> int:
 # either route returns the right rows, so a choice is reused for ROUTE_SECONDS.
 ROUTE_SECONDS = 300.0
 _routes: dict[tuple[str, int], tuple[float, bool]] = {}
+_totals: dict[tuple[str, int], tuple[float, int]] = {}
 
 
 def exact_route(table: str, owner_id: int) -> bool:
@@ -122,8 +123,9 @@ def exact_route(table: str, owner_id: int) -> bool:
 
 
 def routes_forget() -> None:
-    """Forget every route chosen (tests that change EXACT_SCAN_MAX_ROWS)."""
+    """Forget every route chosen and every total counted (tests)."""
     _routes.clear()
+    _totals.clear()
 
 
 def _nearest_rows(
@@ -198,6 +200,24 @@ def dense_passages(
     return [Hit("message", id_, 1 - distance) for id_, distance in ordered]
 
 
+def _owner_total(table: str, owner_id: int) -> int:
+    """All the owner's rows in `table` (an index-only count), reused for ROUTE_SECONDS like
+    the routes: it only scales the words' inverse document frequencies."""
+    now = time.monotonic()
+    known = _totals.get((table, owner_id))
+    if known is not None and known[0] > now:
+        return known[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {table} WHERE owner_id = %s",  # noqa: S608 - fixed names
+            [owner_id],
+        )
+        row = cursor.fetchone()
+    total = int(row[0]) if row else 0
+    _totals[(table, owner_id)] = (now + ROUTE_SECONDS, total)
+    return total
+
+
 def lexical(
     table: Table,
     *,
@@ -211,37 +231,39 @@ def lexical(
     Each of the question's lexemes counts with its inverse document frequency among the
     owner's rows (so a name said everywhere weighs less than a rare word) times Postgres'
     length-normalised rank of that lexeme in the row. A question is not a conjunction: a row
-    matching any lexeme is a candidate. Every count and scan is limited to the owner's rows.
-    The number of documents is all the owner's rows (an index-only count), not only those
-    the search may return: the difference is negligible, counting those would read the heap.
+    matching any lexeme is a candidate. Every match is read once (its rank, and its lexeme's
+    document frequency, come from the same pass), from the owner's rows only. The number of
+    documents is all the owner's rows (`_owner_total`), not only those the search may return:
+    the difference is negligible, counting those would read the heap.
     """
-    rows = (  # the owner's candidate rows, written out where used so each can use an index
-        f"SELECT id, search_vector FROM {table.name} WHERE owner_id = %(owner)s "  # noqa: S608
-        f"AND {table.where} AND NOT (id = ANY(%(exclude)s::uuid[]))"
-    )
     sql = f"""
         WITH terms AS (
-            SELECT quote_literal(lexeme)::tsquery AS query
+            SELECT term, quote_literal(lexeme)::tsquery AS query
             FROM unnest(tsvector_to_array(to_tsvector('{SEARCH_CONFIG}', %(question)s)))
-                AS lexeme
+                WITH ORDINALITY AS words (lexeme, term)
+        ),
+        matches AS MATERIALIZED (
+            SELECT r.id, t.term, ts_rank(r.search_vector, t.query, 1) AS rank
+            FROM terms t CROSS JOIN LATERAL (
+                SELECT id, search_vector FROM {table.name}
+                WHERE owner_id = %(owner)s AND {table.where}
+                    AND NOT (id = ANY(%(exclude)s::uuid[])) AND search_vector @@ t.query
+            ) r
         ),
         weighted AS (
-            SELECT t.query, ln(1 + (n.total - d.df + 0.5) / (d.df + 0.5)) AS idf
-            FROM terms t
-            CROSS JOIN (SELECT count(*) AS total FROM {table.name} WHERE owner_id = %(owner)s) n
-            CROSS JOIN LATERAL (
-                SELECT count(*) AS df FROM ({rows}) r WHERE r.search_vector @@ t.query
-            ) d
+            SELECT term, ln(1 + (%(total)s - count(*) + 0.5) / (count(*) + 0.5)) AS idf
+            FROM matches GROUP BY term
         )
-        SELECT r.id::text, sum(w.idf * ts_rank(r.search_vector, w.query, 1)) AS score
-        FROM ({rows}) r JOIN weighted w ON r.search_vector @@ w.query
-        GROUP BY r.id ORDER BY score DESC, r.id LIMIT %(limit)s
+        SELECT m.id::text, sum(w.idf * m.rank) AS score
+        FROM matches m JOIN weighted w USING (term)
+        GROUP BY m.id ORDER BY score DESC, m.id LIMIT %(limit)s
     """  # noqa: S608 - fixed table names and conditions
     params: dict[str, Any] = {
         "owner": owner_id,
         "exclude": list(exclude),
         "question": question,
         "limit": limit,
+        "total": _owner_total(table.name, owner_id),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
