@@ -19,6 +19,8 @@ import yaml
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DOCKER_DIR = PROJECT_DIR / "docker"
 APP_ROLES = {"web", "worker-chat", "worker-memory", "beat"}
+# The compose file of a machine that only runs memory workers (README "More than one machine").
+WORKER_MACHINE = "compose.memory-worker.yml"
 
 
 @cache
@@ -122,7 +124,8 @@ def test_every_setting_is_documented_in_the_env_example() -> None:
 
 
 def test_every_variable_compose_substitutes_is_documented() -> None:
-    text = "".join((DOCKER_DIR / name).read_text() for name in ("compose.yml", "compose.gpu.yml"))
+    files = ("compose.yml", "compose.gpu.yml", WORKER_MACHINE)
+    text = "".join((DOCKER_DIR / name).read_text() for name in files)
     substituted = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
 
     assert substituted - env_example_names() == set()
@@ -193,6 +196,38 @@ def test_the_chat_worker_can_be_scaled() -> None:
 
     assert "container_name" not in chat and "ports" not in chat
     assert '--hostname "$queue@%h"' in (DOCKER_DIR / "entrypoint.sh").read_text()
+
+
+def test_the_memory_worker_can_be_scaled_and_reads_the_uploads_web_stores() -> None:
+    """`--scale worker-memory=N`: no fixed name or port, and every replica sees the uploads
+    web keeps under IMPORT_DIR ($MEMORYAPP_VAR_DIR/imports) for the import job."""
+    settings_source = (PROJECT_DIR / "memoryapp" / "settings.py").read_text()
+    memory, web = services()["worker-memory"], services()["web"]
+
+    assert "container_name" not in memory and "ports" not in memory
+    assert 'env.path("IMPORT_DIR", VAR_DIR / "imports")' in settings_source
+    for service in (memory, web):
+        assert service["environment"]["MEMORYAPP_VAR_DIR"] == "/data"
+        assert "uploads:/data" in service["volumes"]
+
+
+def test_a_memory_worker_machine_runs_only_memory_workers_on_shared_servers() -> None:
+    (name,) = services(WORKER_MACHINE)
+    worker = services(WORKER_MACHINE)[name]
+    environment = worker["environment"]
+
+    assert name == "worker-memory" and worker["command"] == ["worker-memory"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert (DOCKER_DIR / worker["build"]["context"]).resolve() == PROJECT_DIR
+    assert worker["image"] == services()["worker-memory"]["image"]
+    # Compose refuses to start it without the shared servers' URLs.
+    assert environment["DATABASE_URL"].startswith("${DATABASE_URL:?")
+    assert environment["REDIS_URL"].startswith("${REDIS_URL:?")
+    assert environment["SECRET_KEY_FILE"] == "/run/secrets/secret_key"
+    assert compose(WORKER_MACHINE)["secrets"] == compose()["secrets"]
+    assert environment["LLM_MODEL_DIR"] == "/models" and "models:/models" in worker["volumes"]
+    assert environment["MEMORYAPP_VAR_DIR"] == "/data" and "uploads:/data" in worker["volumes"]
+    assert worker["restart"] == "unless-stopped"
 
 
 @pytest.mark.parametrize(
