@@ -22,6 +22,7 @@ its turns, key, summary and facts are near the centre, a turn's passages near th
 
 from __future__ import annotations
 
+import re
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from memoryapp.benchmarks.scale.message_population import OwnerSize
 from memoryapp.benchmarks.scale.rows import VectorBytes, vector_bytes
 from memoryapp.benchmarks.scale.vectors import Matrix, OwnerTopics, around
 from memoryapp.models import Message
-from memoryapp.services.imports import ImportedConversation
+from memoryapp.services.imports import ImportedConversation, ImportedMessage
 from memoryapp.services.memory import denoise
 from memoryapp.services.memory.consolidation import SEGMENT_TEXT_VERSION
 from memoryapp.services.memory.passages import passage_texts
@@ -159,9 +160,40 @@ def retimed(
     return moved
 
 
+# Stand-ins for the two people of a LoCoMo replica while its segment texts are made, so
+# that replicas of one session (each with fresh names) share one computation.
+STAND_INS = ("Xanthippeq", "Yevgenyq")
+
+
+class Names:
+    """A LoCoMo replica's people (by first appearance) and their stand-ins, both ways."""
+
+    def __init__(self, turns: Sequence[ImportedMessage]) -> None:
+        people = list(dict.fromkeys(t.speaker for t in turns if t.by_person and t.speaker))
+        if not turns[0].external_id.startswith("locomo:") or len(people) > len(STAND_INS):
+            people = []
+        self.to_stand_ins = dict(zip(people, STAND_INS, strict=False))
+        self.back = {stand_in: name for name, stand_in in self.to_stand_ins.items()}
+        self.back_lower = {k.lower(): v.lower() for k, v in self.back.items()}
+
+    @staticmethod
+    def _sub(renames: dict[str, str], text: str) -> str:
+        if not renames:
+            return text
+        pattern = r"\b(" + "|".join(map(re.escape, renames)) + r")\b"
+        return re.sub(pattern, lambda match: renames[match[1]], text)
+
+    def hide(self, text: str) -> str:
+        return self._sub(self.to_stand_ins, text)
+
+    def show(self, text: str) -> str:
+        return self._sub(self.back, text)
+
+
 class TextCache:
-    """Passage sentences per message text and segment texts per run of turns: replicas of a
-    session recur across owners, and the segment texts' extraction is the costly part."""
+    """Passage sentences per message text and segment texts per run of turns (with a LoCoMo
+    replica's people as stand-ins): replicas of a session recur across owners, and the
+    segment texts' extraction is the costly part."""
 
     def __init__(self) -> None:
         self.passages: dict[str, list[tuple[int, str]]] = {}
@@ -172,16 +204,30 @@ class TextCache:
             self.passages[content] = passage_texts(content)
         return self.passages[content]
 
-    def segment(self, turns: Sequence[Message]) -> SegmentText:
-        key = tuple((m.role, m.by_person, m.speaker, m.content) for m in turns)
+    def segment(self, turns: Sequence[ImportedMessage], names: Names) -> SegmentText:
+        key = tuple(
+            (t.role, t.by_person, names.hide(t.speaker), names.hide(t.content)) for t in turns
+        )
         if key not in self.segments:
-            self.segments[key] = _segment_text(turns)
-        return self.segments[key]
+            self.segments[key] = _segment_text(key)
+        text = self.segments[key]
+        if not names.back:
+            return text
+        return SegmentText(
+            names.show(text.title),
+            names.show(text.summary),
+            names.show(text.key),
+            [names.back_lower.get(word, word) for word in text.keywords],
+        )
 
 
-def _segment_text(turns: Sequence[Message]) -> SegmentText:
+def _segment_text(turns: Sequence[tuple[str, bool, str, str]]) -> SegmentText:
     """What `consolidation.segment_text_deterministic` writes, without its embeddings."""
-    utterances = memory_utterances(turns)
+    messages = [
+        Message(role=role, by_person=by_person, speaker=speaker, content=content, sequence=i)
+        for i, (role, by_person, speaker, content) in enumerate(turns)
+    ]
+    utterances = memory_utterances(messages)
     if not utterances:
         return SegmentText("", "", "", [])
     key = denoise.retrieval_key(utterances)
@@ -192,10 +238,12 @@ def _segment_text(turns: Sequence[Message]) -> SegmentText:
 
 
 def segment_lengths(conversation: ImportedConversation) -> list[int]:
-    """Turns per segment; the same for every replica of a session (seeded by its text)."""
+    """Turns per segment; the same for every replica of a session (seeded by its first
+    turn's id in the data, its replica number left out, and the number of turns)."""
     count = len(conversation.messages)
-    seed = zlib.crc32(conversation.messages[0].content.encode()) ^ count
-    rng = np.random.default_rng(seed)
+    source, _, rest = conversation.messages[0].external_id.partition(":")
+    first_id = f"{source}:{rest.partition(':')[2]}:{count}"
+    rng = np.random.default_rng(zlib.crc32(first_id.encode()))
     lengths: list[int] = []
     while sum(lengths) < count:
         lengths.append(int(rng.integers(SEGMENT_TURNS[0], SEGMENT_TURNS[1] + 1)))
@@ -206,12 +254,18 @@ def segment_lengths(conversation: ImportedConversation) -> list[int]:
     return lengths
 
 
-def _uuid(rng: np.random.Generator) -> uuid.UUID:
-    return uuid.UUID(bytes=rng.bytes(16), version=4)
+def _uuids(rng: np.random.Generator, count: int) -> list[uuid.UUID]:
+    data = rng.bytes(16 * count)
+    return [uuid.UUID(bytes=data[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
 
 
 def _vectors(matrix: Matrix) -> list[VectorBytes]:
     return vector_bytes(matrix) if len(matrix) else []
+
+
+def _is_memory(turn: ImportedMessage) -> bool:
+    """`Message.is_memory` of the stored turn (done, not private)."""
+    return turn.by_person and turn.content != ""
 
 
 def conversation_rows(
@@ -223,29 +277,17 @@ def conversation_rows(
 ) -> None:
     """Append the rows of one of the owner's conversations to `rows` (see the module doc)."""
     me = owner.user_id
-    conversation_id = _uuid(rng)
     turns = conversation.messages
+    lengths = segment_lengths(conversation)
+    conversation_id, *ids = _uuids(rng, 1 + len(turns) + len(lengths))
+    message_ids, segment_ids = ids[: len(turns)], ids[len(turns) :]
     rows.conversations.append(
         (
             conversation_id, me, conversation.title[:200], False, False, "",
             turns[0].created_at, turns[-1].created_at,
         )
     )  # fmt: skip
-    messages = [
-        Message(
-            id=_uuid(rng),
-            owner_id=me,
-            role=turn.role,
-            speaker=turn.speaker[:100],
-            by_person=turn.by_person,
-            content=turn.content,
-            created_at=turn.created_at,
-            sequence=sequence,
-            external_id=turn.external_id[:100],
-        )
-        for sequence, turn in enumerate(turns)
-    ]
-    lengths = segment_lengths(conversation)
+    names = Names(turns)
     topics = owner.topics.pick(rng, len(lengths))
     centres = around(owner.topics.centroids[topics], CENTRE_SPREAD, rng)
     keys = around(centres, KEY_SPREAD, rng)
@@ -255,9 +297,9 @@ def conversation_rows(
     turn_bytes = _vectors(turn_vectors)
     first = 0
     for index, length in enumerate(lengths):
-        run = messages[first : first + length]
-        segment_id = _uuid(rng)
-        text = cache.segment(run)
+        run = turns[first : first + length]
+        segment_id = segment_ids[index]
+        text = cache.segment(run, names)
         start, end = run[0].created_at, run[-1].created_at
         closed = end + timedelta(minutes=30)
         has_text = bool(text.key)
@@ -272,77 +314,81 @@ def conversation_rows(
                 "done", 1, "", "", 0, 0, 0,
             )
         )  # fmt: skip
-        for offset, message in enumerate(run):
-            remembered = message.content != ""
+        for sequence in range(first, first + length):
+            turn = turns[sequence]
+            kept = turn.content != ""
             rows.messages.append(
                 (
-                    message.id, conversation_id, me, message.role, message.speaker,
-                    message.by_person, False, message.content, message.created_at,
-                    message.sequence, "done", "", "", "", 0, "", message.external_id,
-                    turn_bytes[first + offset] if remembered else None,
-                    EMBEDDING_MODEL if remembered else "",
-                    EMBEDDING_MODEL if remembered else "", segment_id,
+                    message_ids[sequence], conversation_id, me, turn.role, turn.speaker[:100],
+                    turn.by_person, False, turn.content, turn.created_at, sequence, "done", "",
+                    "", "", 0, "", turn.external_id[:100],
+                    turn_bytes[sequence] if kept else None, EMBEDDING_MODEL if kept else "",
+                    EMBEDDING_MODEL if kept else "", segment_id,
                 )
             )  # fmt: skip
-        _passage_rows(run, turn_vectors[first : first + length], rows, cache, rng)
-        _fact_rows(owner, segment_id, run, centres[index : index + 1], closed, rows, rng)
+        span = range(first, first + length)
+        _passage_rows(me, span, turns, message_ids, turn_vectors, rows, cache, rng)
+        _fact_rows(me, segment_id, span, turns, message_ids, centres[index], closed, rows, rng)
         first += length
 
 
 def _passage_rows(
-    run: Sequence[Message],
+    me: int,
+    span: range,
+    turns: Sequence[ImportedMessage],
+    message_ids: Sequence[uuid.UUID],
     turn_vectors: Matrix,
     rows: Rows,
     cache: TextCache,
     rng: np.random.Generator,
 ) -> None:
     planned = [
-        (message, turn, position, text)
-        for message, turn in zip(run, turn_vectors, strict=True)
-        if message.is_memory
-        for position, text in cache.passages_of(message.content)
+        (i, position, text)
+        for i in span
+        if _is_memory(turns[i])
+        for position, text in cache.passages_of(turns[i].content)
     ]
     if not planned:
         return
-    turns = np.stack([turn for _, turn, _, _ in planned])
-    for (message, _, position, text), vector in zip(
-        planned, _vectors(around(turns, PASSAGE_SPREAD, rng)), strict=True
-    ):
-        rows.passages.append((message.id, message.owner_id, position, text, vector))
+    near = around(turn_vectors[[i for i, _, _ in planned]], PASSAGE_SPREAD, rng)
+    for (i, position, text), vector in zip(planned, _vectors(near), strict=True):
+        rows.passages.append((message_ids[i], me, position, text, vector))
 
 
 def _fact_rows(
-    owner: MessageOwner,
+    me: int,
     segment_id: uuid.UUID,
-    run: Sequence[Message],
+    span: range,
+    turns: Sequence[ImportedMessage],
+    message_ids: Sequence[uuid.UUID],
     centre: Matrix,
     recorded: datetime,
     rows: Rows,
     rng: np.random.Generator,
 ) -> None:
+    count = int(rng.integers(FACTS_PER_SEGMENT[0], FACTS_PER_SEGMENT[1] + 1))
     said = [
-        (message, sentence)
-        for message in run
-        if message.is_memory
-        for sentence in sentences(message.content)
+        (i, sentence)
+        for i in span
+        if count and _is_memory(turns[i])
+        for sentence in sentences(turns[i].content)
         if len(sentence.split()) >= FACT_MIN_WORDS
     ]
-    count = min(len(said), int(rng.integers(FACTS_PER_SEGMENT[0], FACTS_PER_SEGMENT[1] + 1)))
+    count = min(len(said), count)
     if not count:
         return
     picked = rng.choice(len(said), size=count, replace=False)
-    vectors = _vectors(around(np.repeat(centre, count, axis=0), KEY_SPREAD, rng))
-    for i, vector in zip(picked, vectors, strict=True):
-        message, sentence = said[int(i)]
-        fact_id = _uuid(rng)
+    vectors = _vectors(around(np.repeat(centre[None, :], count, axis=0), KEY_SPREAD, rng))
+    for fact_id, p, vector in zip(_uuids(rng, count), picked, vectors, strict=True):
+        i, sentence = said[int(p)]
         rows.facts.append(
             (
-                fact_id, owner.user_id, sentence, FACT_KINDS[int(i) % len(FACT_KINDS)],
-                message.speaker or "user", "active", float(rng.uniform(0.6, 0.95)), None,
+                fact_id, me, sentence, FACT_KINDS[int(p) % len(FACT_KINDS)],
+                turns[i].speaker or "user", "active", float(rng.uniform(0.6, 0.95)), None,
                 recorded, None, None, segment_id, vector, EMBEDDING_MODEL, recorded,
             )
         )  # fmt: skip
-        rows.sources.append((fact_id, message.id, owner.user_id))
+        rows.sources.append((fact_id, message_ids[i], me))
 
 
 def supersede(rows: Rows, rng: np.random.Generator) -> None:
