@@ -48,18 +48,20 @@ from memoryapp.evaluation import EvaluationError
 from memoryapp.evaluation.longmemeval_data import read_longmemeval
 
 Write = Callable[[str], None]
-TOPIC_TEXT_WORDS = 60
+TOPIC_TEXT_WORDS = 24
 
 
 def data_dir() -> Path:
     return Path(settings.BASE_DIR).parent / "shared" / "data"
 
 
-def default_files() -> tuple[Path, Path]:
-    """The LoCoMo and LongMemEval development files whose turns and questions are used."""
+def default_files() -> tuple[Path, Path, Path]:
+    """The LoCoMo and LongMemEval development files whose turns are used, and the
+    LongMemEval file whose questions are asked (the same questions, a smaller file)."""
     return (
         data_dir() / "locomo" / "locomo_dev.json",
         data_dir() / "longmemeval" / "longmemeval_s_dev.json.gz",
+        data_dir() / "longmemeval" / "longmemeval_oracle_dev.json",
     )
 
 
@@ -93,10 +95,10 @@ def benchmark(*, messages: int, queries: int, seed: int, class_scale: float, wri
     begin = time.monotonic()
     call_command("migrate", interactive=False, verbosity=0)
     write(f"migrated the scratch database in {time.monotonic() - begin:.1f} s")
-    locomo, longmemeval = default_files()
+    locomo, longmemeval, oracle = default_files()
     begin = time.monotonic()
     sources = read_sources(locomo, longmemeval)
-    questions = _questions(longmemeval)
+    questions = _questions(oracle)
     warm_up()
     space = topic_space(sources, data)
     write(
