@@ -112,6 +112,8 @@ class BenchProcesses:
             "CHAT_ANSWER_MAX_TOKENS": str(self._answer_max_tokens),
             # Readiness is seen through heartbeats; frequent ones shorten the wait.
             "WORKER_HEARTBEAT_SECONDS": "1",
+            # The worker's first-fragment lines (`services.answer_timing`) are INFO.
+            "LOG_LEVEL": "INFO",
         }
         env.pop("DATABASE_URL_FILE", None)
         env.pop("REDIS_URL_FILE", None)
@@ -175,6 +177,13 @@ class BenchProcesses:
                     f"({self.log_dir / 'worker.log'}) ends with:\n{self._children[-1].log_tail()}"
                 )
             time.sleep(_POLL_SECONDS)
+
+    def worker_log(self) -> str:
+        """What the chat worker has logged so far."""
+        try:
+            return (self.log_dir / "worker.log").read_text(errors="replace")
+        except OSError:
+            return ""
 
     def _heartbeat(self) -> WorkerHeartbeat | None:
         return next((b for b in heartbeats_read() if b.hostname == self.hostname), None)

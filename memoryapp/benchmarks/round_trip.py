@@ -164,6 +164,18 @@ def _await_answer(frames: _Frames, answer_id: str, deadline: float) -> _Answered
             first = arrived
 
 
+@dataclass(frozen=True)
+class Trip:
+    """One round trip: its timing, the stored answer, and when (`time.perf_counter`) the
+    message was posted, the web server answered the post and the first fragment arrived."""
+
+    timing: Timing
+    answer: Message
+    started: float
+    posted: float
+    first_fragment_at: float
+
+
 class RoundTrip:
     """Sends one message per run in a new conversation and times the answer end to end."""
 
@@ -200,8 +212,8 @@ class RoundTrip:
         except (InvalidHandshake, OSError, TimeoutError) as exc:
             raise BenchError(f"The websocket {url} refused the connection: {exc}") from exc
 
-    def run(self, prompt: str) -> tuple[Timing, Message]:
-        """Post `prompt` in a fresh conversation; the timing and the stored answer."""
+    def run(self, prompt: str) -> Trip:
+        """Post `prompt` in a fresh conversation and time its answer."""
         conversation = self._conversation()
         self._browser.load_page(conversation.get_absolute_url())
         post_url = reverse("message_send", kwargs={"conversation_id": conversation.pk})
@@ -210,12 +222,10 @@ class RoundTrip:
             started = time.perf_counter()
             deadline = time.monotonic() + self._timeout
             self._browser.post_form(post_url, {"content": prompt})
+            posted = time.perf_counter()
             answer = Message.objects.get(conversation=conversation, role=Message.Role.ASSISTANT)
             answered = _await_answer(frames, str(answer.pk), deadline)
         answer.refresh_from_db()
-        return self._timing(answer, answered, started), answer
-
-    def _timing(self, answer: Message, answered: _Answered, started: float) -> Timing:
         if "status-failed" in answered.final_html or answer.status != Message.Status.DONE:
             raise BenchError(f"The answer ended {answer.status}: {answer.error or 'no error text'}")
         if answered.first_token_at is None:
@@ -223,8 +233,9 @@ class RoundTrip:
         tokens = answer.token_count
         if tokens is None:
             tokens = self._count_tokens(answer.content)
-        return Timing(
+        timing = Timing(
             first_token=answered.first_token_at - started,
             generation=answered.ended_at - answered.first_token_at,
             tokens=tokens,
         )
+        return Trip(timing, answer, started, posted, answered.first_token_at)

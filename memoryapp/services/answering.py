@@ -51,6 +51,7 @@ from memoryapp.services.answer_control import (
     chat_busy_mark,
 )
 from memoryapp.services.answer_queue import answer_waiting_end, answers_waiting_notify
+from memoryapp.services.answer_timing import FirstFragmentClock
 from memoryapp.services.chat_prompt import ChatPrompt, chat_prompt_build
 from memoryapp.services.memory.privacy import message_is_private
 from memoryapp.services.notifications import conversation_notify
@@ -100,9 +101,17 @@ class _AnswerTakenBack(Exception):
 class _Relay:
     """Collects streamed pieces, forwards them to the browser in small batches, saves progress."""
 
-    def __init__(self, answer: Message, *, lease: AnswerLease, kept: str = "") -> None:
+    def __init__(
+        self,
+        answer: Message,
+        *,
+        lease: AnswerLease,
+        kept: str = "",
+        clock: FirstFragmentClock | None = None,
+    ) -> None:
         self.answer = answer
         self.lease = lease
+        self.clock = clock or FirstFragmentClock(answer.pk)
         # A continuation's earlier text. Only the new text is streamed (into a placeholder
         # below the earlier text), and the saved text stays the earlier one until the
         # answer is finished: a page loaded meanwhile shows both parts without overlap.
@@ -136,6 +145,8 @@ class _Relay:
                 f'<div id="stream-{self.answer.pk}" hx-swap-oob="innerHTML">{escape(shown)}</div>'
             ),
         )
+        if not self._sent_any:
+            self.clock.sent()
         self._unsent = ""
         self._sent_any = True
         self._last_flush = time.monotonic()
@@ -213,6 +224,7 @@ def _generate(llm: LLM, relay: _Relay, prompt: list[PromptMessage]) -> _Result:
     pieces = llm.stream(prompt, max_tokens=settings.CHAT_ANSWER_MAX_TOKENS)
     try:
         for piece in pieces:
+            relay.clock.mark("model")
             relay.add(piece)
             if relay.stop_requested():
                 return _Result(Message.Status.STOPPED)
@@ -291,6 +303,7 @@ def _taken_back(answer: Message) -> None:
 def answer_generate(*, answer_id: UUID, lease: AnswerLease | None = None) -> Message | None:
     """Generate, stream and store one answer. Returns it, or None if it was not claimable or
     was taken back meanwhile. `lease` is the worker's heartbeat's, if it has one."""
+    clock = FirstFragmentClock(answer_id)
     answer = answer_claim(answer_id=answer_id)
     if answer is None:
         logger.info("answer %s is not pending; nothing to do", answer_id)
@@ -310,16 +323,20 @@ def answer_generate(*, answer_id: UUID, lease: AnswerLease | None = None) -> Mes
             )
         return _finish(answer, text="", result=_Result(Message.Status.STOPPED), llm=None)
     llm = get_llm()
-    relay = _Relay(answer, lease=lease, kept=answer.content if continuing else "")
+    relay = _Relay(answer, lease=lease, kept=answer.content if continuing else "", clock=clock)
     context: AnswerContext | None = None
     chat_busy_mark()
+    clock.mark("claim")
     try:
         question = answer.reply_to.content if answer.reply_to else ""
         if is_overview_question(question) and not continuing:
             context, result = _overview(answer, relay), _Result(Message.Status.DONE)
         else:
             # What did not fit the prompt is left out of the context, and of its citations.
-            prompt = _prompt(llm, relay, context_for_answer(answer=answer))
+            found = context_for_answer(answer=answer)
+            clock.mark("context")
+            prompt = _prompt(llm, relay, found)
+            clock.mark("prompt")
             context = prompt.context
             answer.note = _question_note(prompt) or answer.note
             result = _generate(llm, relay, prompt.messages)
