@@ -144,20 +144,25 @@ class Embedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Unit vectors, shape (len(texts), EMBEDDING_DIM), in the order of `texts`.
 
-        Texts are sorted by token count and cut into batches that pad little
-        (`padded_batches`); the order is restored.
+        A text given more than once is embedded once (a segment's summary that is its whole
+        key, a greeting said twice). Texts are sorted by token count and cut into batches
+        that pad little (`padded_batches`); the order is restored.
         """
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not one string")
-        result = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
         if not texts:
-            return result
-        encodings = self._tokenizer.encode_batch(list(texts))
+            return np.empty((0, EMBEDDING_DIM), dtype=np.float32)
+        row_of = {text: row for row, text in enumerate(dict.fromkeys(texts))}
+        unique = np.empty((len(row_of), EMBEDDING_DIM), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(row_of))
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         lengths = [len(encodings[i].ids) for i in order]
         for start, end in padded_batches(lengths, self.batch_size):
             batch = order[start:end]
-            result[batch] = self._run([encodings[i] for i in batch])
+            unique[batch] = self._run([encodings[i] for i in batch])
+        if len(row_of) == len(texts):
+            return unique
+        result: Vectors = unique[[row_of[text] for text in texts]]
         return result
 
     def _run(self, encodings: Sequence[Encoding]) -> Vectors:

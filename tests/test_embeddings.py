@@ -65,6 +65,17 @@ def test_batch_and_single_calls_agree() -> None:
     assert np.allclose(batch, single, atol=1e-5)
 
 
+def test_a_text_given_twice_in_one_call_gets_the_vector_of_embedding_it_alone() -> None:
+    texts = ["I moved to Lisbon in March.", "Thanks!", "I moved to Lisbon in March."]
+
+    vectors = embed_texts(texts)
+
+    assert vectors.shape == (3, EMBEDDING_DIM)
+    assert np.array_equal(vectors[0], vectors[2])
+    assert np.allclose(vectors[0], embed_text(texts[0]), atol=1e-5)
+    assert np.allclose(vectors[1], embed_text("Thanks!"), atol=1e-5)
+
+
 def test_vectors_are_float32_unit_length_and_384_wide() -> None:
     vectors = embed_texts(["one", "two words", ""])
     vector = embed_text("a list for pgvector")

@@ -9,11 +9,10 @@ is kept as it is, never replaced), but its memory build is resumed, so re-runnin
 interrupted import finishes it. Every query is scoped to the imported user.
 
 Memory is built in this process: `conversation_ingest(final=True)` per conversation, oldest
-first, then `segment_consolidate` per closed segment. Ingestion queues consolidation on
-commit (`jobs.consolidation_enqueue`); during the build Celery runs such tasks eagerly, here,
-instead of sending them to the broker, so nothing piles up in Redis and no worker is needed.
-The explicit consolidation pass then finds nothing left to claim, except segments an earlier,
-interrupted run left pending.
+first, each group of conversations followed by the consolidation of the segments it closed
+(`segments_consolidate`), here: nothing is sent to the broker, so nothing piles up in Redis
+and no worker is needed. A last pass consolidates the segments an earlier, interrupted run
+left pending.
 
 The ChatGPT importer (`memoryapp.services.memory.importing`) stores its conversations for an
 existing person with `conversations_store`, then builds memory with `memory_build` (in this
@@ -36,7 +35,7 @@ from django.db.models import Count
 from memoryapp import jobs
 from memoryapp.models import Conversation, Fact, JobStatus, Message, Segment
 from memoryapp.models.conversation import FOR_MEMORY
-from memoryapp.services.memory.consolidation import segment_consolidate
+from memoryapp.services.memory.consolidation import segments_consolidate
 from memoryapp.services.memory.ingestion import conversation_ingest, messages_embed
 
 logger = logging.getLogger(__name__)
@@ -44,6 +43,8 @@ logger = logging.getLogger(__name__)
 MESSAGE_BATCH = 1000
 # Messages embedded together ahead of ingestion (see `conversations_ingest`).
 EMBED_AHEAD = 512
+# Segments consolidated together when a build finds some pending (an interrupted build's).
+CONSOLIDATE_BATCH = 256
 SPEAKER_MAX_CHARS = 100
 TITLE_MAX_CHARS = 200
 MODEL_NAME_MAX_CHARS = 200
@@ -201,18 +202,20 @@ def memory_build(
         everything = Conversation.objects.filter(owner=owner).order_by("created_at", "pk")
         conversation_ids = list(everything.values_list("pk", flat=True))
     with jobs.run_here():
-        conversations_ingest(conversation_ids=conversation_ids, progress=progress)
-        for segment_id in _pending_segments(owner):
-            segment_consolidate(segment_id=segment_id)
+        conversations_ingest(conversation_ids=conversation_ids, progress=progress, here=True)
+        pending = _pending_segments(owner)
+        for start in range(0, len(pending), CONSOLIDATE_BATCH):
+            segments_consolidate(segment_ids=pending[start : start + CONSOLIDATE_BATCH])
 
 
 def conversations_ingest(
-    *, conversation_ids: Sequence[UUID], progress: Progress | None = None
+    *, conversation_ids: Sequence[UUID], progress: Progress | None = None, here: bool = False
 ) -> None:
     """Ingest each conversation in turn, closing its last segment (final), and report
-    (done, total) after each. The consolidation of the segments closed is queued on commit
-    (or runs at once, within `jobs.run_here()`). A conversation deleted meanwhile is passed
-    over.
+    (done, total) after each. The consolidation of the segments closed is queued on commit,
+    or, with `here`, run in this process after each group of conversations
+    (`segments_consolidate`: with memory's model off, their texts embedded together). A
+    conversation deleted meanwhile is passed over.
 
     The messages waiting in the next conversations, about `EMBED_AHEAD` of them, are embedded
     (with their passages) together before those conversations are ingested, which then finds
@@ -222,14 +225,20 @@ def conversations_ingest(
     done = 0
     for group in _embedding_groups(conversation_ids):
         messages_embed(_waiting(group))
+        closed: list[UUID] = []
         for conversation_id in group:
             try:
-                conversation_ingest(conversation_id=conversation_id, final=True)
+                segments = conversation_ingest(
+                    conversation_id=conversation_id, final=True, queue=not here
+                )
+                closed += [segment.pk for segment in segments]
             except Conversation.DoesNotExist:
                 logger.info("conversation %s was deleted before its ingestion", conversation_id)
             done += 1
             if progress is not None:
                 progress(done, total)
+        if here and closed:
+            segments_consolidate(segment_ids=closed)
 
 
 def _waiting(conversation_ids: Sequence[UUID]) -> list[Message]:

@@ -16,7 +16,7 @@ from memoryapp.evaluation.longmemeval_data import longmemeval_history, parse_que
 from memoryapp.models import Conversation, JobStatus, Message, Segment
 from memoryapp.services import imports
 from memoryapp.services.imports import history_import, memory_build
-from memoryapp.services.memory import ingestion
+from memoryapp.services.memory import consolidation, ingestion
 from memoryapp.tasks import consolidate_segment
 from tests import factories
 from tests.evaluation.samples import LOCOMO_SAMPLE, LONGMEMEVAL, write_json
@@ -89,31 +89,45 @@ def test_memory_is_built_for_every_message_and_every_segment_is_consolidated() -
 
 
 @pytest.mark.django_db(transaction=True)  # real commits, so on-commit hooks fire as in use
-def test_consolidation_queued_on_commit_runs_in_process_not_on_the_broker(
+def test_the_build_consolidates_each_groups_segments_here_and_queues_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    applied: list[str] = []
-    apply = consolidate_segment.apply
+    def no_task(*args: Any, **options: Any) -> Any:
+        raise AssertionError("a consolidation was queued")
 
-    def recording_apply(args: Any = None, *rest: Any, **options: Any) -> Any:
-        applied.append(args[0])
-        return apply(args, *rest, **options)
+    monkeypatch.setattr(consolidate_segment, "apply_async", no_task)
+    monkeypatch.setattr(imports, "EMBED_AHEAD", 3)
+    consolidated: list[list[str]] = []
+    consolidate = consolidation.segments_consolidate
 
-    send = consolidate_segment.apply_async
+    def recording(*, segment_ids: Any) -> Any:
+        consolidated.append([str(pk) for pk in segment_ids])
+        return consolidate(segment_ids=segment_ids)
 
-    def never_the_broker(*args: Any, **options: Any) -> Any:
-        assert consolidate_segment.app.conf.task_always_eager, "would go to the broker"
-        return send(*args, **options)
-
-    monkeypatch.setattr(consolidate_segment, "apply", recording_apply)
-    monkeypatch.setattr(consolidate_segment, "apply_async", never_the_broker)
+    monkeypatch.setattr(imports, "segments_consolidate", recording)
     result = history_import(history=locomo_history(parse_sample(LOCOMO_SAMPLE)), build_memory=False)
 
     memory_build(owner=result.user)
 
-    segments = Segment.objects.filter(owner=result.user)
-    assert sorted(applied) == sorted(str(pk) for pk in segments.values_list("pk", flat=True))
+    segments = Segment.objects.filter(owner=result.user).order_by("start_at")
+    by_session = [[str(s.pk)] for s in segments]  # a group a session here, a segment each
+    assert consolidated == by_session
     assert set(segments.values_list("job_status", flat=True)) == {JobStatus.DONE}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_consolidates_the_segments_an_interrupted_one_left_pending() -> None:
+    result = history_import(history=locomo_history(parse_sample(LOCOMO_SAMPLE)), build_memory=False)
+    conversations = Conversation.objects.filter(owner=result.user).values_list("pk", flat=True)
+    for conversation_id in conversations:
+        ingestion.conversation_ingest(conversation_id=conversation_id, final=True, queue=False)
+    segments = Segment.objects.filter(owner=result.user)
+    assert set(segments.values_list("job_status", flat=True)) == {JobStatus.PENDING}
+
+    memory_build(owner=result.user)
+
+    assert set(segments.values_list("job_status", flat=True)) == {JobStatus.DONE}
+    assert all(s.key_embedding is not None for s in segments)
 
 
 def test_the_waiting_messages_of_several_conversations_are_embedded_together_first(

@@ -16,6 +16,12 @@ def job_claim(rows: QuerySet[Any], *, claim: UUID, now: datetime) -> bool:
     """Claim the job of the one row of `rows` if it is waiting (pending, or due for a retry):
     running, one more attempt, in flight since `now`, held by `claim`. True when this call
     took it."""
+    return jobs_claim(rows, claim=claim, now=now) == 1
+
+
+def jobs_claim(rows: QuerySet[Any], *, claim: UUID, now: datetime) -> int:
+    """Claim the jobs of those of `rows` that are waiting, as `job_claim` does one, all
+    held by `claim`; returns how many this call took."""
     taken = (
         rows.filter(job_status__in=[JobStatus.PENDING, JobStatus.RETRY])
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -26,4 +32,4 @@ def job_claim(rows: QuerySet[Any], *, claim: UUID, now: datetime) -> bool:
             claim=claim,
         )
     )
-    return bool(taken == 1)
+    return int(taken)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
@@ -26,7 +27,7 @@ from memoryapp.llm.schemas import Paragraph, Passage, Title
 from memoryapp.models import JobStatus, MemoryChangeset, Message, Segment
 from memoryapp.models.conversation import FOR_MEMORY
 from memoryapp.services.memory import denoise
-from memoryapp.services.memory.claims import job_claim
+from memoryapp.services.memory.claims import job_claim, jobs_claim
 from memoryapp.services.memory.facts import Step, facts_apply, facts_extract, facts_plan
 from memoryapp.services.memory.locks import owner_lock
 from memoryapp.services.memory.model_access import MemoryModel
@@ -73,9 +74,10 @@ def segment_messages(segment: Segment) -> list[Message]:
     )
 
 
-def segment_text_deterministic(messages: list[Message]) -> SegmentText:
+def segment_text_deterministic(messages: list[Message], *, embed: bool = True) -> SegmentText:
     """Title, extractive summary, filtered key and keywords, without any LLM, from what
-    people said (`transcript.memory_turns`); empty, without vectors, when they said nothing."""
+    people said (`transcript.memory_turns`); empty, without vectors, when they said nothing.
+    With `embed` false the vectors are left for `segment_texts_embed`."""
     utterances = memory_utterances(messages)
     if not utterances:
         return SegmentText("", "", "", [], "extractive", None, None)
@@ -83,16 +85,28 @@ def segment_text_deterministic(messages: list[Message]) -> SegmentText:
     candidates = denoise.summary_candidates(utterances) or [key]
     summary = denoise.extractive_summary(candidates)
     keywords = denoise.keywords([u.text for u in utterances])
-    key_vector, summary_vector = embed_texts([key, summary])
-    return SegmentText(
+    text = SegmentText(
         title=denoise.title_from(keywords, utterances),
         summary=summary,
         retrieval_key=key,
         keywords=keywords,
         source="extractive",
-        key_embedding=key_vector.tolist(),
-        summary_embedding=summary_vector.tolist(),
+        key_embedding=None,
+        summary_embedding=None,
     )
+    if embed:
+        segment_texts_embed([text])
+    return text
+
+
+def segment_texts_embed(texts: Sequence[SegmentText]) -> None:
+    """Give each text with content (a key) the vectors of its key and summary, in one model
+    call for all of them: a segment's two texts alone pad little and run short batches."""
+    todo = [text for text in texts if text.retrieval_key]
+    vectors = embed_texts([t for text in todo for t in (text.retrieval_key, text.summary)])
+    for index, text in enumerate(todo):
+        text.key_embedding = vectors[2 * index].tolist()
+        text.summary_embedding = vectors[2 * index + 1].tolist()
 
 
 def memory_transcript(parts: list[TranscriptPart], shown: Shown) -> str:
@@ -126,16 +140,26 @@ def _segment_text_llm(
     # The model's compression is added to the filtered key, not swapped in: a compressed
     # key that lost a name or a number must not make the segment unfindable.
     key = f"{digest.key.strip()}\n{fallback.retrieval_key}"[:6000]
-    key_vector, summary_vector = embed_texts([key, digest.summary])
     return SegmentText(
         title=digest.title.strip(),
         summary=digest.summary.strip(),
         retrieval_key=key,
         keywords=fallback.keywords,
         source="llm",
-        key_embedding=key_vector.tolist(),
-        summary_embedding=summary_vector.tolist(),
+        key_embedding=None,
+        summary_embedding=None,
     )
+
+
+def _segment_text(messages: list[Message], model: MemoryModel, *, llm: bool = True) -> SegmentText:
+    """The segment's text as consolidation writes it, embedded: the model's digest when its
+    stages are on (and `llm`), else (or when it fails) the deterministic one; only the text
+    kept is embedded."""
+    text = segment_text_deterministic(messages, embed=False)
+    if model.enabled and llm:
+        text = _segment_text_llm(messages, text, model)
+    segment_texts_embed([text])
+    return text
 
 
 def segment_claim(*, segment_id: UUID) -> Segment | None:
@@ -155,9 +179,7 @@ def segment_consolidate(*, segment_id: UUID) -> Segment | None:
     model = MemoryModel.for_memory()
     with owner_lock(segment.owner_id):
         messages = segment_messages(segment)
-        text = segment_text_deterministic(messages)
-        if model.enabled:
-            text = _segment_text_llm(messages, text, model)
+        text = _segment_text(messages, model)
         steps: list[Step] = []
         error: LLMError | None = None
         if model.enabled:
@@ -174,6 +196,37 @@ def segment_consolidate(*, segment_id: UUID) -> Segment | None:
     return segment
 
 
+def segments_consolidate(*, segment_ids: Sequence[UUID]) -> list[Segment]:
+    """Consolidate closed segments in this process (an import's build); returns those that
+    were claimable, consolidated or failed as `segment_consolidate` leaves them.
+
+    With memory's model on, one after the other (its calls are the cost). With it off, a
+    segment's consolidation is its deterministic text and two vectors: the segments are
+    claimed together, their texts embedded in one model call, and committed together, each
+    as `segment_consolidate` would (the claim checked, nothing learned)."""
+    model = MemoryModel.for_memory()
+    if model.enabled:
+        done = [segment_consolidate(segment_id=segment_id) for segment_id in segment_ids]
+        return [segment for segment in done if segment is not None]
+    claim = uuid.uuid4()
+    closed = Segment.objects.filter(pk__in=list(segment_ids), status=Segment.Status.CLOSED)
+    jobs_claim(closed, claim=claim, now=timezone.now())
+    claimed = list(Segment.objects.filter(pk__in=list(segment_ids), claim=claim).order_by("pk"))
+    for owner_id in sorted({segment.owner_id for segment in claimed}):
+        mine = [segment for segment in claimed if segment.owner_id == owner_id]
+        with owner_lock(owner_id):
+            turns: dict[UUID | None, list[Message]] = {segment.pk: [] for segment in mine}
+            held = Message.objects.filter(segment__in=[s.pk for s in mine], owner_id=owner_id)
+            for message in held.order_by("segment_id", "sequence"):
+                turns[message.segment_id].append(message)
+            texts = [segment_text_deterministic(turns[s.pk], embed=False) for s in mine]
+            segment_texts_embed(texts)
+            with transaction.atomic():
+                for segment, text in zip(mine, texts, strict=True):
+                    _commit(segment, text, [], None, model)
+    return list(Segment.objects.filter(pk__in=[segment.pk for segment in claimed]))
+
+
 def segment_text_rebuild(*, segment_id: UUID) -> bool:
     """Rebuild a consolidated segment's text as `SEGMENT_TEXT_VERSION` builds it, after
     taking out the turns that are not remembered (failed or stopped-empty answers that
@@ -185,9 +238,7 @@ def segment_text_rebuild(*, segment_id: UUID) -> bool:
     with owner_lock(segment.owner_id):
         Message.objects.filter(segment=segment).exclude(FOR_MEMORY).update(segment=None)
         messages = segment_messages(segment)
-        text = segment_text_deterministic(messages)
-        if model.enabled and segment.summary_source == "llm":
-            text = _segment_text_llm(messages, text, model)
+        text = _segment_text(messages, model, llm=segment.summary_source == "llm")
         with transaction.atomic():
             current = Segment.objects.select_for_update().get(pk=segment_id)
             if current.job_status != JobStatus.DONE:

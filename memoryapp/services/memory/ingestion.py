@@ -30,7 +30,11 @@ from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.models import Conversation, Message, Segment
 from memoryapp.models.conversation import FINISHED, FOR_MEMORY
 from memoryapp.services.memory.boundary_check import confirm_boundaries
-from memoryapp.services.memory.passages import messages_lock_unchanged, passages_make
+from memoryapp.services.memory.passages import (
+    messages_lock_unchanged,
+    messages_vectors_write,
+    passages_plan,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -69,25 +73,33 @@ def _unassigned(conversation: Conversation) -> list[Message]:
 
 def messages_embed(messages: Sequence[Message]) -> None:
     """Give remembered messages without an (up to date) embedding one (boundaries are found
-    on every turn), and people's messages their passages.
+    on every turn), and people's messages their passages, in one model call.
 
     Embedding happens before the messages are locked; one whose text or status changed
     meanwhile (an answer continued or retried) keeps no vector of its old text."""
     fingerprint = model_fingerprint()
     with_text = [m for m in messages if m.is_remembered]
     todo = [m for m in with_text if m.embedding is None or m.embedding_model != fingerprint]
-    if todo:
-        vectors = embed_texts([m.content for m in todo])
-        with transaction.atomic():
-            unchanged = {m.pk for m in messages_lock_unchanged(todo)}
-            embedded = []
-            for message, vector in zip(todo, vectors, strict=True):
-                if message.pk in unchanged:
-                    message.embedding = vector.tolist()
-                    message.embedding_model = fingerprint
-                    embedded.append(message)
-            Message.objects.bulk_update(embedded, ["embedding", "embedding_model"])
-    passages_make([m for m in with_text if m.passages_model != fingerprint], fingerprint)
+    passaged = [m for m in with_text if m.passages_model != fingerprint]
+    if not todo and not passaged:
+        return
+    planned = passages_plan(passaged)
+    vectors = embed_texts([m.content for m in todo] + [text for _, _, text in planned])
+    with transaction.atomic():
+        unchanged = {
+            m.pk for m in messages_lock_unchanged(list({m.pk: m for m in todo + passaged}.values()))
+        }
+        messages_vectors_write(
+            embedded=[
+                (message, vector)
+                for message, vector in zip(todo, vectors[: len(todo)], strict=True)
+                if message.pk in unchanged
+            ],
+            passaged=[m for m in passaged if m.pk in unchanged],
+            planned=planned,
+            vectors=vectors[len(todo) :],
+            fingerprint=fingerprint,
+        )
 
 
 def _turn(message: Message) -> segmentation.Turn:
@@ -218,11 +230,14 @@ def _fill(segment: Segment, group: list[Message], *, close: bool) -> None:
     Message.objects.filter(pk__in=[m.pk for m in group]).update(segment=segment)
 
 
-def conversation_ingest(*, conversation_id: UUID, final: bool = False) -> list[Segment]:
+def conversation_ingest(
+    *, conversation_id: UUID, final: bool = False, queue: bool = True
+) -> list[Segment]:
     """Ingest the conversation's new messages; with `final`, close its open segment too.
 
     Idempotent: with nothing new (and not final) it changes nothing. Returns the segments it
-    closed; their consolidation is queued once the transaction commits.
+    closed; their consolidation is queued once the transaction commits, unless `queue` is
+    false (the caller consolidates them; the upkeep queues any it leaves pending).
     """
     conversation = Conversation.objects.get(pk=conversation_id)
     for _ in range(APPLY_ATTEMPTS):
@@ -234,7 +249,7 @@ def conversation_ingest(*, conversation_id: UUID, final: bool = False) -> list[S
             if not _still_current(conversation, plan):
                 continue
             closed = _apply(conversation, plan)
-            for segment in closed:
+            for segment in closed if queue else ():
                 transaction.on_commit(partial(jobs.consolidation_enqueue, segment_id=segment.pk))
             return closed
     logger.warning("conversation %s kept changing during ingestion; will retry", conversation_id)

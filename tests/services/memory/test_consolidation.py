@@ -6,13 +6,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from memoryapp.llm.scripted import ScriptedBackend
 from memoryapp.models import Fact, JobStatus, MemoryChangeset, MemoryEvent, Message, Segment
-from memoryapp.services.memory.consolidation import segment_consolidate
+from memoryapp.services.memory.consolidation import segment_consolidate, segments_consolidate
 from memoryapp.services.memory.journal import changeset_undo, fact_snapshot
 from tests import factories
 
@@ -238,6 +239,80 @@ def test_with_llm_stages_off_the_segment_still_gets_key_summary_and_embeddings(
     assert "Kyoto" in segment.retrieval_key
     assert "japan" in segment.keywords
     assert segment.summary_embedding is not None
+
+
+TRIP = ("Hello!", "I am planning a trip to Japan in October with my sister Mia.", "ok")
+GARDEN = ("My tomatoes finally turned red this week.", "The basil is doing well too.")
+
+
+def test_with_llm_stages_off_segments_consolidated_together_get_what_one_at_a_time_gives(
+    alice: User, backend: ScriptedBackend, settings: Any
+) -> None:
+    settings.MEMORY_LLM = "off"
+    bob = factories.user("bob")
+    alone = segment_with(alice, *TRIP)
+    segment_consolidate(segment_id=alone.pk)
+    together = [segment_with(alice, *TRIP), segment_with(bob, *GARDEN), segment_with(alice, "Hi")]
+
+    done = segments_consolidate(segment_ids=[s.pk for s in together])
+
+    assert backend.calls == []
+    assert {s.pk for s in done} == {s.pk for s in together}
+    alone.refresh_from_db()
+    trip, garden, greeting = (Segment.objects.get(pk=s.pk) for s in together)
+    for segment in (trip, garden, greeting):
+        assert segment.job_status == JobStatus.DONE and segment.claim is None
+        assert segment.attempts == 1 and segment.summary_source == "extractive"
+    assert (trip.retrieval_key, trip.summary, trip.title) == (
+        alone.retrieval_key,
+        alone.summary,
+        alone.title,
+    )
+    assert np.allclose(trip.key_embedding, alone.key_embedding, atol=1e-5)
+    assert np.allclose(trip.summary_embedding, alone.summary_embedding, atol=1e-5)
+    # Each segment's text is made of its own owner's turns only.
+    assert "tomatoes" in garden.retrieval_key and "Japan" not in garden.retrieval_key
+    assert garden.owner_id == bob.pk and "tomatoes" not in trip.retrieval_key
+
+
+def test_segments_consolidated_together_skip_those_not_due(
+    alice: User, backend: ScriptedBackend, settings: Any
+) -> None:
+    settings.MEMORY_LLM = "off"
+    done_before = segment_with(alice, *TRIP)
+    segment_consolidate(segment_id=done_before.pk)
+    before = Segment.objects.get(pk=done_before.pk)
+    chat = factories.conversation(alice)
+    open_segment = Segment.objects.create(
+        owner=alice, conversation=chat, first_sequence=0, last_sequence=0,
+        start_at=SPRING, end_at=SPRING,
+    )  # fmt: skip
+    pending = segment_with(alice, *GARDEN)
+
+    done = segments_consolidate(segment_ids=[done_before.pk, open_segment.pk, pending.pk])
+
+    assert [s.pk for s in done] == [pending.pk]
+    after = Segment.objects.get(pk=done_before.pk)
+    assert (after.attempts, after.consolidated_at) == (before.attempts, before.consolidated_at)
+    open_segment.refresh_from_db()
+    assert open_segment.job_status == JobStatus.PENDING and open_segment.key_embedding is None
+
+
+def test_with_llm_stages_on_segments_are_consolidated_one_by_one_with_the_model(
+    alice: User, backend: ScriptedBackend
+) -> None:
+    first, second = segment_with(alice, "I have a cat."), segment_with(alice, "I like tea.")
+    backend.add_replies(
+        digest("Cat"), extraction(fact("Alice has a cat.", kind="possession")),
+        digest("Tea"), extraction(fact("Alice likes tea.", kind="preference")),
+        decision("add"),  # the cat is a candidate the model rules out
+    )  # fmt: skip
+
+    done = segments_consolidate(segment_ids=[first.pk, second.pk])
+
+    assert [s.title for s in done] == ["Cat", "Tea"]
+    assert all(s.summary_source == "llm" and s.key_embedding is not None for s in done)
+    assert active_texts(alice) == {"Alice has a cat.", "Alice likes tea."}
 
 
 def test_another_users_identical_fact_is_never_a_candidate(

@@ -11,6 +11,7 @@ import pytest
 from memoryapp.embeddings import embed_texts, model_fingerprint
 from memoryapp.models import Message, Passage
 from memoryapp.services.conversations import answer_retry
+from memoryapp.services.memory import ingestion
 from memoryapp.services.memory.ingestion import messages_embed
 from memoryapp.services.memory.passages import passage_texts, passages_make
 from memoryapp.services.memory.upkeep import embeddings_refresh
@@ -172,3 +173,40 @@ def test_an_answer_changed_while_it_was_embedded_keeps_no_vector_of_its_old_text
 
     stored = Message.objects.get(pk=read.pk)
     assert (stored.embedding, stored.embedding_model) == (None, "")
+
+
+def test_a_message_and_its_passages_are_embedded_in_one_model_call_and_stored_as_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    turn = factories.message(factories.conversation(factories.user()), LONG_TURN)
+    calls: list[list[str]] = []
+
+    def recording(texts: list[str]) -> Any:
+        calls.append(list(texts))
+        return embed_texts(texts)
+
+    monkeypatch.setattr(ingestion, "embed_texts", recording)
+
+    messages_embed([turn])
+
+    assert calls == [[LONG_TURN] + [text for _, text in passage_texts(LONG_TURN)]]
+    made = embed_texts(calls[0])
+    stored = Message.objects.get(pk=turn.pk)
+    assert np.allclose(np.asarray(stored.embedding), made[0], atol=1e-6)
+    assert (stored.embedding_model, stored.passages_model) == (model_fingerprint(),) * 2
+    passages = Passage.objects.filter(message=turn).order_by("position")
+    assert np.allclose([np.asarray(p.embedding) for p in passages], made[1:], atol=1e-6)
+
+
+def test_a_message_embedded_already_gets_only_its_passages() -> None:
+    turn = factories.message(factories.conversation(factories.user()), LONG_TURN)
+    vector = [1.0] + [0.0] * 383  # not what the model makes: it must stay as it is
+    Message.objects.filter(pk=turn.pk).update(embedding=vector, embedding_model=model_fingerprint())
+    turn.refresh_from_db()
+
+    messages_embed([turn])
+
+    stored = Message.objects.get(pk=turn.pk)
+    assert np.array_equal(np.asarray(stored.embedding), vector)
+    assert stored.passages_model == model_fingerprint()
+    assert Passage.objects.filter(message=turn).count() == 3
