@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -58,9 +59,9 @@ CALLS_PER_CONSOLIDATION = 2
 FINISHED = re.compile(r"Task memory\.consolidate_segment\[[^\]]+\] succeeded in [^:]+: (.*)$")
 
 
-def _memory_worker() -> WorkerProcess:
-    env = {**scripted_worker_env([], default=REPLY), "MEMORY_LLM": "on"}
-    return WorkerProcess([settings.MEMORY_QUEUE], env=env, include=["tests.support.scripted_llm"])
+def _memory_worker(queue: str) -> WorkerProcess:
+    env = {**scripted_worker_env([], default=REPLY), "MEMORY_LLM": "on", "MEMORY_QUEUE": queue}
+    return WorkerProcess([queue], env=env, include=["tests.support.scripted_llm"])
 
 
 def _segments(owner: User) -> list[Segment]:
@@ -76,18 +77,31 @@ def _segments(owner: User) -> list[Segment]:
     return made
 
 
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def _wait(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    seen: Callable[[], object] = lambda: None,
+) -> None:
+    """Wait for `condition`; on timeout, say what was awaited and what `seen()` shows."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(what)
+            raise TimeoutError(f"no {what} after {timeout}s; seen: {seen()}")
         time.sleep(0.2)
 
 
-def _queue_drained() -> bool:
-    """No consolidation job waits in the queue or is held unacknowledged by a worker."""
+def _queue_drained(queue: str) -> bool:
+    """No consolidation job waits in `queue` or is held unacknowledged by a worker."""
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    return broker.llen(settings.MEMORY_QUEUE) == 0 and broker.hlen("unacked") == 0
+    return broker.llen(queue) == 0 and broker.hlen("unacked") == 0
+
+
+def _queue_delete(queue: str) -> None:
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    keys = list(broker.scan_iter(match=f"*{queue}*"))
+    if keys:
+        broker.delete(*keys)
 
 
 def _finished(worker: WorkerProcess) -> list[str]:
@@ -97,9 +111,12 @@ def _finished(worker: WorkerProcess) -> list[str]:
 
 
 def test_two_memory_workers_consolidate_each_segment_exactly_once(settings: Any) -> None:
+    # A queue of this test's own: jobs other tests left in the shared Redis's memory queue
+    # would otherwise run here too and be counted with these.
+    queue = settings.MEMORY_QUEUE = f"memory-{uuid.uuid4().hex[:8]}"
     owners = [factories.user(name) for name in OWNERS]
     segments = [segment for owner in owners for segment in _segments(owner)]
-    workers = [_memory_worker(), _memory_worker()]
+    workers = [_memory_worker(queue), _memory_worker(queue)]
     try:
         for worker in workers:
             worker.start()
@@ -122,12 +139,19 @@ def test_two_memory_workers_consolidate_each_segment_exactly_once(settings: Any)
             60,
             "every segment consolidated",
         )
-        _wait(_queue_drained, 30, "the queued duplicates run")
-        # The last job of each worker is acknowledged just before Celery logs its line.
-        _wait(lambda: sum(len(_finished(w)) for w in workers) == queued, 10, "every job logged")
+        _wait(lambda: _queue_drained(queue), 30, "the queued duplicates run")
+        # A job leaves the queue a moment before it is held as unacknowledged, and the last
+        # job of each worker is acknowledged just before Celery logs its line.
+        _wait(
+            lambda: sum(len(_finished(w)) for w in workers) >= queued,
+            30,
+            f"{queued} jobs logged",
+            lambda: [_finished(w) for w in workers],
+        )
     finally:
         for worker in workers:
             worker.stop()
+        _queue_delete(queue)
 
     for segment in Segment.objects.filter(pk__in=[s.pk for s in segments]):
         assert segment.job_status == JobStatus.DONE, segment.pk
