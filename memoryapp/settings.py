@@ -7,14 +7,16 @@ variable's name in the message.
 
 from __future__ import annotations
 
-import secrets
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from memoryapp import deployment
 from memoryapp.conf import env
 
 # Lets classes like ModelAdmin[Fact] be subscripted at run time, as their type hints are.
@@ -23,23 +25,18 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env.path("MEMORYAPP_VAR_DIR", BASE_DIR / "var")
 
-
-def _secret_key() -> str:
-    """The configured key, else one generated once and kept in `var/`."""
-    configured = env.str("SECRET_KEY", "")
-    if configured:
-        return configured
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
 DEBUG = env.bool("DEBUG", False)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", list(deployment.LOCAL_HOSTS))
+SECRET_KEY = env.str("SECRET_KEY", "")
+# Without one, a site only this machine can reach by name (ALLOWED_HOSTS left at localhost, or
+# DEBUG) uses a key generated once into var/; `make run` hands that file to its processes as
+# SECRET_KEY_FILE. A site served to other hosts by name must be given its key (checked below).
+if (
+    not SECRET_KEY
+    and "SECRET_KEY_FILE" not in os.environ
+    and (DEBUG or set(ALLOWED_HOSTS) <= set(deployment.LOCAL_HOSTS))
+):
+    SECRET_KEY = deployment.local_secret_key(VAR_DIR)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -345,11 +342,48 @@ AXES_LOCKOUT_CALLABLE = "memoryapp.views.login_locked_out"
 # addresses each account has signed in from; `manage.py axes_reset_logs` prunes them).
 AXES_DISABLE_ACCESS_LOG = False
 
+# --- Production ---------------------------------------------------------------------------
+# DEBUG false is production: a missing, example or weak SECRET_KEY, an empty ALLOWED_HOSTS or
+# the example database password stop the process here, each with what to set.
+if not DEBUG:
+    _problems = deployment.production_problems(
+        secret_key=SECRET_KEY,
+        # Given but blank is a mistake here, not a wish for the default (localhost only).
+        allowed_hosts=ALLOWED_HOSTS if os.environ.get("ALLOWED_HOSTS", "x").strip() else [],
+        database=DATABASES["default"],
+        # Docker Compose's, when given: the db container was created with it.
+        postgres_password=(
+            env.str("POSTGRES_PASSWORD", "")
+            if {"POSTGRES_PASSWORD", "POSTGRES_PASSWORD_FILE"} & os.environ.keys()
+            else None
+        ),
+    )
+    if _problems:
+        raise ImproperlyConfigured(
+            "Refusing to start with DEBUG=false (production):\n- " + "\n- ".join(_problems)
+        )
+
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", False)
-if env.bool("BEHIND_HTTPS_PROXY", False):
-    # Trust the proxy's X-Forwarded-Proto (daphne runs with --proxy-headers in Docker).
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+BEHIND_HTTPS_PROXY = env.bool("BEHIND_HTTPS_PROXY", False)
+if BEHIND_HTTPS_PROXY:
+    # Trust the proxy's X-Forwarded-Proto (daphne runs with --proxy-headers in Docker); the
+    # proxy must set it (nginx: proxy_set_header X-Forwarded-Proto $scheme).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # Browsers then refuse plain HTTP to this host for this long: start lower (3600) while
+    # trying HTTPS out. Subdomains are those of the site's own host name.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", False)
+    # A request that reached the proxy over plain HTTP is sent to HTTPS. /healthz is exempt:
+    # probes from inside the stack (Compose, the devstack, monitoring) come without the proxy.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# check --deploy: HSTS preloading (security.W021) puts the whole registered domain on the
+# browsers' built-in list, a decision about every other site under it that is made by
+# submitting the domain at hstspreload.org, not by this app; SECURE_HSTS_PRELOAD=true sends it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="[memoryapp] %(message)s")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memoryapp.settings")
+    _use_local_secret_key()
     from memoryapp.devstack import stack
 
     if args.command == "run":
@@ -37,6 +38,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("test", "pytest"):
         return stack.test(args.pytest_args, lint=args.command == "test")
     return stack.manage(args.manage_args)
+
+
+def _use_local_secret_key() -> None:
+    """Without a configured key, this machine's processes share the one kept in the data
+    directory (generated once): settings refuse to start in production without one."""
+    if os.environ.get("SECRET_KEY") or os.environ.get("SECRET_KEY_FILE"):
+        return
+    from pathlib import Path
+
+    from memoryapp.conf import env
+    from memoryapp.deployment import secret_key_file
+
+    project_dir = Path(__file__).resolve().parents[2]
+    var_dir = env.path("MEMORYAPP_VAR_DIR", project_dir / "var")
+    os.environ["SECRET_KEY_FILE"] = str(secret_key_file(var_dir))
 
 
 if __name__ == "__main__":
