@@ -53,6 +53,7 @@ INGESTION = "memory.ingest_conversation"
 CONSOLIDATION = "memory.consolidate_segment"
 TITLE = "memory.suggest_title"
 IMPORT = "memory.import"
+MODEL_DOWNLOAD = "memory.model_download"
 
 # A sorted set in the broker's Redis: answer id -> when its job was queued.
 QUEUED_ANSWERS_KEY = "memoryapp:answers:queued"
@@ -131,6 +132,11 @@ def title_enqueue(*, conversation_id: UUID) -> None:
 def import_enqueue(*, job_id: UUID) -> None:
     """Run the import job `job_id` (memory worker)."""
     _send(IMPORT, str(job_id))
+
+
+def model_download_enqueue(*, download_id: UUID) -> None:
+    """Download a model file from the hub into the models directory (memory worker)."""
+    _send(MODEL_DOWNLOAD, str(download_id))
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from memoryapp.services.memory.consolidation import segment_consolidate
 from memoryapp.services.memory.importing import import_job_run
 from memoryapp.services.memory.ingestion import conversation_ingest
 from memoryapp.services.memory.upkeep import memory_sleep, memory_upkeep
+from memoryapp.services.model_manager.hub import model_download_run
 from memoryapp.services.titles import conversation_title_due, conversation_title_suggest
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ MEMORY_HARD_LIMIT = MEMORY_SOFT_LIMIT + 60
 # jobs of its own); it reports progress, and a run cut short is resumed by the next one.
 IMPORT_SOFT_LIMIT = 2 * 60 * 60
 IMPORT_HARD_LIMIT = IMPORT_SOFT_LIMIT + 60
+# A model file is gigabytes: hours on a slow line (an interrupted one goes on from its bytes).
+MODEL_DOWNLOAD_SOFT_LIMIT = 12 * 60 * 60
+MODEL_DOWNLOAD_HARD_LIMIT = MODEL_DOWNLOAD_SOFT_LIMIT + 60
 # A title waits for the chat worker to be idle, then makes one short model call.
 TITLE_SOFT_LIMIT = int(settings.MEMORY_YIELD_MAX_SECONDS) + 120
 TITLE_HARD_LIMIT = TITLE_SOFT_LIMIT + 30
@@ -156,3 +160,13 @@ def upkeep() -> dict[str, Any]:
 @shared_task(name="memory.sleep", soft_time_limit=1800, time_limit=1860)
 def sleep() -> dict[str, Any]:
     return memory_sleep()
+
+
+@shared_task(
+    name="memory.model_download",
+    acks_late=True,
+    soft_time_limit=MODEL_DOWNLOAD_SOFT_LIMIT,
+    time_limit=MODEL_DOWNLOAD_HARD_LIMIT,
+)
+def model_download(download_id: str) -> str:
+    return model_download_run(download_id=UUID(download_id)).status

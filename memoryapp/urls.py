@@ -8,6 +8,7 @@ from memoryapp import views
 from memoryapp.views import memory as memory_views
 from memoryapp.views import memory_forget, memory_privacy, memory_review, memory_search
 from memoryapp.views import memory_import as memory_import_views
+from memoryapp.views import models as model_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -67,6 +68,15 @@ urlpatterns = [
     path("setup/<str:token>/", views.setup, name="setup"),
     path("members/", views.members, name="members"),
     path("help/models", views.help_models, name="help_models"),
+    path("models/", model_views.models_page, name="models"),
+    path("models/download", model_views.model_download, name="model_download"),
+    path(
+        "models/downloads/<uuid:download_id>",
+        model_views.model_download_status,
+        name="model_download_status",
+    ),
+    path("models/use", model_views.model_use, name="model_use"),
+    path("models/use-settings", model_views.model_use_settings, name="model_use_settings"),
     path("members/<int:member_id>/password", views.member_password, name="member_password"),
     path("members/<int:member_id>/remove", views.member_remove, name="member_remove"),
     path("account/", views.account, name="account"),

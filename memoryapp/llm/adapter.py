@@ -42,7 +42,7 @@ from memoryapp.llm.errors import (
     PromptTooLong,
     SchemaError,
 )
-from memoryapp.llm.models import ModelLocation, describe_model, resolve_model
+from memoryapp.llm.models import ModelChoice, ModelLocation, describe_model, resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +130,13 @@ class LLM:
     including waiting for the model) to `LLM_TIMEOUT_SECONDS`.
     """
 
-    def __init__(self, backend: Backend | None = None) -> None:
-        """Without a backend, the configured model (`resolve_model`) is used."""
+    def __init__(
+        self, backend: Backend | None = None, *, choice: ModelChoice | None = None
+    ) -> None:
+        """Without a backend, the model manager's `choice` is used, else the configured model
+        (`resolve_model`)."""
         self._backend = backend
+        self.choice = choice
         # llama.cpp objects are not thread-safe: every use of the backend holds this lock.
         self._lock = threading.Lock()
         self._state: State = "not_loaded"
@@ -162,6 +166,10 @@ class LLM:
             info = backend.info
             location = ModelLocation(info.name, info.path, info.source)
             context_size, gpu_layers = info.context_size, info.gpu_layers
+        elif self.choice is not None:
+            choice = self.choice
+            location = ModelLocation(choice.path.name, choice.path, choice.source)
+            context_size, gpu_layers = choice.context_size, choice.gpu_layers
         else:
             location = describe_model()
             context_size, gpu_layers = settings.LLM_CONTEXT_SIZE, settings.LLM_GPU_LAYERS
@@ -176,6 +184,15 @@ class LLM:
             "gpu_layers": gpu_layers,
             "error": self._error,
         }
+
+    def close(self) -> None:
+        """Free the loaded model (waiting for a generation to end); it loads again on use."""
+        with self._lock:
+            close = getattr(self._backend, "close", None)
+            if close is not None:
+                close()
+            if self._state == "loaded":
+                self._state = "not_loaded"
 
     @property
     def last_usage(self) -> Usage | None:
@@ -387,8 +404,11 @@ class LLM:
             # Imported here so that processes that never generate never load llama.cpp.
             from memoryapp.llm.llamacpp import LlamaCppBackend
 
-            path, source = resolve_model()
-            self._backend = LlamaCppBackend.from_settings(path, source)
+            if self.choice is not None:
+                self._backend = LlamaCppBackend.from_choice(self.choice)
+            else:
+                path, source = resolve_model()
+                self._backend = LlamaCppBackend.from_settings(path, source)
         return self._backend
 
     @contextmanager

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict
 
 Role = Literal["system", "user", "assistant"]
-# "scripted" is the deterministic test backend; the others say where the model file came from.
-Source = Literal["path", "hub", "demo", "scripted"]
+# "scripted" is the deterministic test backend; the others say where the model file came from
+# ("chosen": the model manager's active model, see `memoryapp.llm.switch`).
+Source = Literal["path", "hub", "demo", "chosen", "scripted"]
 StreamFinish = Literal["stop", "length"]
 # "stopped": the caller ended the stream (stop button, closed generator).
 FinishReason = Literal["stop", "length", "stopped"]

@@ -14,7 +14,7 @@ from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from memoryapp.llm.base import Chunk, Message, ModelInfo, Source, StreamFinish
 from memoryapp.llm.errors import ModelLoadError, ModelNotFound, PromptTooLong, SchemaError
-from memoryapp.llm.models import Sampling, sampling_for
+from memoryapp.llm.models import ModelChoice, Sampling, sampling_for
 
 
 class LlamaCppBackend:
@@ -62,12 +62,32 @@ class LlamaCppBackend:
             sampling=sampling_for(path.name),
         )
 
+    @classmethod
+    def from_choice(cls, choice: ModelChoice) -> LlamaCppBackend:
+        """The model manager's choice: its file, GPU layers and context size."""
+        return cls(
+            choice.path,
+            source=choice.source,
+            context_size=choice.context_size,
+            threads=settings.LLM_THREADS,
+            gpu_layers=choice.gpu_layers,
+            seed=settings.LLM_SEED,
+            chat_format=settings.LLM_CHAT_FORMAT,
+            sampling=sampling_for(choice.path.name),
+        )
+
     @property
     def info(self) -> ModelInfo:
         return self._info
 
     def load(self) -> None:
         self._model()
+
+    def close(self) -> None:
+        """Free the model's memory now (a switch to another model), not at garbage collection."""
+        if self._llama is not None:
+            self._llama.close()
+            self._llama = None
 
     def _model(self) -> llama_cpp.Llama:
         if self._llama is not None:

@@ -98,6 +98,21 @@ def sampling_for(model_name: str) -> Sampling:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """The model chosen in the model manager, which replaces the settings' model file, GPU
+    layers and context size (`memoryapp.services.model_manager.choice`)."""
+
+    path: Path
+    is_demo: bool
+    gpu_layers: int
+    context_size: int
+
+    @property
+    def source(self) -> Source:
+        return "demo" if self.is_demo else "chosen"
+
+
+@dataclass(frozen=True)
 class ModelLocation:
     """What the settings point at. `path` is None while a hub file is not downloaded yet,
     `name` and `path` are None when the demo model is needed but not installed."""

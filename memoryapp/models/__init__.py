@@ -14,6 +14,7 @@ from memoryapp.models.memory import (
     Profile,
     Segment,
 )
+from memoryapp.models.model_manager import LocalModel, ModelDownload
 
 __all__ = [
     "AdminAccess",
@@ -24,10 +25,12 @@ __all__ = [
     "FactSource",
     "ImportJob",
     "JobStatus",
+    "LocalModel",
     "MemberSettings",
     "MemoryChangeset",
     "MemoryEvent",
     "Message",
+    "ModelDownload",
     "Passage",
     "Profile",
     "Segment",

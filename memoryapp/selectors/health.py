@@ -59,15 +59,35 @@ def _queue(name: str, beats: list[WorkerHeartbeat]) -> dict[str, Any]:
     return report
 
 
+def _model(beats: list[WorkerHeartbeat], database_ok: bool) -> dict[str, Any]:
+    """Which model answers (the chat workers' report) and which one the model manager made
+    active (None: the settings' model); workers switch to it before their next job."""
+    from memoryapp.services.model_manager.choice import active_choice
+
+    answering = sorted(
+        {beat.llm["model"] for beat in beats if settings.CHAT_QUEUE in beat.queues} - {None, ""}
+    )
+    active = None
+    if database_ok:
+        try:
+            choice = active_choice()
+        except DatabaseError:
+            choice = None
+        active = None if choice is None else choice.path.name
+    return {"answering": answering, "active": active}
+
+
 def system_health() -> dict[str, Any]:
     """The state of every component; `ok` is true only when all of them are fine."""
     redis_report, beats = _redis()
+    database = _database()
     components: dict[str, Any] = {
-        "database": _database(),
+        "database": database,
         "redis": redis_report,
         "queues": {
             name: _queue(name, beats) for name in (settings.CHAT_QUEUE, settings.MEMORY_QUEUE)
         },
+        "model": _model(beats, database["ok"]),
     }
     queues_ok = all(queue["ok"] for queue in components["queues"].values())
     ok = components["database"]["ok"] and redis_report["ok"] and queues_ok

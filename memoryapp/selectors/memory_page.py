@@ -13,9 +13,9 @@ from django.contrib.auth.models import User
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from memoryapp.llm.models import describe_model
 from memoryapp.models import Fact, JobStatus, Message, Profile, Segment
 from memoryapp.services.memory.model_access import llm_stages_on
+from memoryapp.services.model_manager.choice import active_model_is_demo
 
 TOPICS_PER_PAGE = 20
 # The timeline of past facts shows the latest ones only.
@@ -74,9 +74,9 @@ def memory_counts(*, owner: User) -> MemoryCounts:
 
 
 def memory_llm_stages_on() -> bool:
-    """Whether memory's LLM stages run, by the memory worker's rule, from the settings alone
-    (the model is described, not loaded)."""
-    return llm_stages_on(settings.MEMORY_LLM, is_demo=describe_model().source == "demo")
+    """Whether memory's LLM stages run, by the memory worker's rule, from the active model
+    (else the settings' model): it is described, not loaded."""
+    return llm_stages_on(settings.MEMORY_LLM, is_demo=active_model_is_demo())
 
 
 def _sources() -> Prefetch[str, QuerySet[Message], str]:

@@ -10,11 +10,11 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from memoryapp.llm import LLMError
-from memoryapp.llm.models import describe_model
 from memoryapp.llm.prompting import prompt_within, render_prompt
 from memoryapp.llm.schemas import Paragraph
 from memoryapp.models import Fact, Profile
 from memoryapp.services.memory.model_access import MemoryModel, llm_stages_on
+from memoryapp.services.model_manager.choice import active_model_is_demo
 
 logger = logging.getLogger(__name__)
 
@@ -105,5 +105,5 @@ def profile_refresh(*, owner: User) -> None:
     changed; marked stale when memory's LLM stages are on, for the sleep pass to rewrite it
     with the model."""
     profile_rebuild(owner=owner, model=MemoryModel(None))
-    if llm_stages_on(settings.MEMORY_LLM, is_demo=describe_model().source == "demo"):
+    if llm_stages_on(settings.MEMORY_LLM, is_demo=active_model_is_demo()):
         profile_mark_stale(owner=owner)
