@@ -33,6 +33,11 @@ from memoryapp.services.model_manager.recommend import models_recommend
 PROGRESS_SECONDS = 2.0
 
 
+def _size(count: int) -> str:
+    """Django's `filesizeformat` with a plain space (it uses a no-break space, for pages)."""
+    return str(filesizeformat(count)).replace("\xa0", " ")
+
+
 class Command(BaseCommand):
     help = "List, download, choose and recommend the LLM model files (GGUF)."
 
@@ -71,7 +76,7 @@ class Command(BaseCommand):
         for file in files:
             marker = "*" if choice is not None and choice.path == file.path else " "
             demo = " (demo model)" if file.is_demo else ""
-            line = f"{marker} {file.name}{demo}  {filesizeformat(file.size)}"
+            line = f"{marker} {file.name}{demo}  {_size(file.size)}"
             if file.error:
                 self.stdout.write(f"{line}  ERROR: {file.error}")
                 continue
@@ -100,8 +105,7 @@ class Command(BaseCommand):
             if time.monotonic() - last >= PROGRESS_SECONDS or row.bytes_done == row.bytes_total:
                 last = time.monotonic()
                 self.stdout.write(
-                    f"{filesizeformat(row.bytes_done)} of {filesizeformat(row.bytes_total)} "
-                    f"({row.percent}%)"
+                    f"{_size(row.bytes_done)} of {_size(row.bytes_total)} ({row.percent}%)"
                 )
 
         self.stdout.write(f"Downloading {filename} from {repo} at {revision}")
@@ -112,7 +116,7 @@ class Command(BaseCommand):
             raise CommandError(download.error)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Downloaded {download.local_name} ({filesizeformat(download.bytes_total)}, "
+                f"Downloaded {download.local_name} ({_size(download.bytes_total)}, "
                 f"SHA-256 {download.sha256} verified"
                 + (f", resumed at {download.resumed_from} bytes" if download.resumed_from else "")
                 + ")"
@@ -144,15 +148,15 @@ class Command(BaseCommand):
     def _recommend(self) -> None:
         advice = models_recommend()
         machine = advice.machine
-        gpus = ", ".join(f"{name} {filesizeformat(size)}" for name, size in machine.gpus)
+        gpus = ", ".join(f"{name} {_size(size)}" for name, size in machine.gpus)
         self.stdout.write(
-            f"RAM {filesizeformat(machine.ram_bytes)}; GPU: {gpus or 'none that nvidia-smi sees'}"
+            f"RAM {_size(machine.ram_bytes)}; GPU: {gpus or 'none that nvidia-smi sees'}"
         )
         if not advice.fitting:
             self.stdout.write("No model of the list fits; the demo model is all this can run.")
         for entry, gpu_layers in advice.fitting:
             where = "GPU (--gpu-layers -1)" if gpu_layers == -1 else "CPU"
             self.stdout.write(
-                f"- {entry.name} on the {where}, {filesizeformat(entry.size_bytes)}: "
+                f"- {entry.name} on the {where}, {_size(entry.size_bytes)}: "
                 f"{entry.quality}\n  models download {entry.repo} {entry.filename}"
             )
