@@ -5,6 +5,7 @@ own."""
 from __future__ import annotations
 
 import io
+import pstats
 import re
 from pathlib import Path
 
@@ -71,13 +72,14 @@ def _table_after(lines: list[str], header: list[str]) -> list[list[str]]:
     return rows
 
 
-@pytest.mark.timeout(90)
-def test_messages_prints_per_class_and_per_list_tables() -> None:
+# A scratch Postgres, migrated and loaded: about 60 s on a busy 2-core machine.
+@pytest.mark.timeout(240)
+def test_messages_prints_per_class_and_per_list_tables(tmp_path: Path) -> None:
     out = io.StringIO()
 
     call_command(
         "memory_bench", "retrieval", "--messages", "3000", "--class-scale", "0.1",
-        "--queries", "3", stdout=out,
+        "--queries", "3", "--profile", str(tmp_path / "retrieval.prof"), stdout=out,
     )  # fmt: skip
 
     lines = out.getvalue().splitlines()
@@ -128,6 +130,13 @@ def test_messages_prints_per_class_and_per_list_tables() -> None:
     assert any(line.startswith("goal for 1k owners (retrieve_units p95 <= 20 ms") for line in lines)
     assert any(re.match(rf"load {NUMBER} s, indexes {NUMBER} s \(", line) for line in lines)
     assert re.fullmatch(rf"scratch database deleted; {NUMBER} s in all", lines[-1])
+    # --profile: retrieve_units profiled per class, each written to a file of its own.
+    for label in ("100", "1k"):
+        profile = tmp_path / f"retrieval.prof.{label}"
+        assert pstats.Stats(str(profile)).total_calls > 0
+        heading = f"profile of retrieve_units for owners of {label} messages (3 queries) by "
+        assert any(line.startswith(heading + "cumulative time") for line in lines)
+        assert any(line.startswith(heading + "own time") for line in lines)
 
 
 def test_messages_refuses_too_few_before_starting_servers() -> None:

@@ -15,12 +15,8 @@ messages per second end to end, the embedding model's sentences per second, and 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
-import pstats
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +28,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from memoryapp.benchmarks import BenchError
+from memoryapp.benchmarks.profiling import profiled
 from memoryapp.benchmarks.scale.histories import read_sources, replicated_history
 from memoryapp.benchmarks.scale.measure import load_average
 from memoryapp.benchmarks.scale.scratch import (
@@ -52,7 +49,6 @@ DEFAULT_MESSAGES = 10_000
 USERNAME = "bench-import"
 TARGET_MESSAGES_PER_SECOND = 150.0
 TARGET_RATIO = 2.0
-PROFILE_LINES = 30
 
 
 def _data_dir() -> Path:
@@ -185,7 +181,7 @@ def benchmark(
         conversations_store(owner=owner, conversations=conversations)
     store_seconds = time.monotonic() - started
     started = time.monotonic()
-    with _profiled(profile, write):
+    with profiled(profile, "the build", write):
         memory_build(owner=owner)
     build_seconds = time.monotonic() - started
     segments = Segment.objects.filter(owner=owner, status=Segment.Status.CLOSED)
@@ -222,24 +218,3 @@ def report(result: Result) -> list[str]:
         f"target (>= {TARGET_MESSAGES_PER_SECOND:.0f} messages/s, ratio <= {TARGET_RATIO:.0f}): "
         + ("met" if met else "not met"),
     ]
-
-
-@contextmanager
-def _profiled(path: Path | None, write: Write) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        profiler.dump_stats(path)
-        for order in ("cumulative", "tottime"):
-            text = io.StringIO()
-            pstats.Stats(profiler, stream=text).sort_stats(order).print_stats(PROFILE_LINES)
-            write(f"profile of the build by {order} time (all of it in {path}):")
-            for line in text.getvalue().splitlines():
-                if line.strip() and not line.startswith(("   Ordered by", "   List reduced")):
-                    write(f"  {line}")

@@ -38,7 +38,11 @@ from memoryapp.benchmarks.scale.histories import Sources, read_sources
 from memoryapp.benchmarks.scale.loading import tune_for_loading
 from memoryapp.benchmarks.scale.measure import load_average
 from memoryapp.benchmarks.scale.message_loading import create_owners, load_histories
-from memoryapp.benchmarks.scale.message_measure import run_queries, sample_queries
+from memoryapp.benchmarks.scale.message_measure import (
+    profile_retrieval,
+    run_queries,
+    sample_queries,
+)
 from memoryapp.benchmarks.scale.message_population import message_owner_sizes
 from memoryapp.benchmarks.scale.rows import register_vector_bytes
 from memoryapp.benchmarks.scale.scratch import require_scratch_database
@@ -85,8 +89,17 @@ def topic_space(sources: Sources, rng: np.random.Generator) -> TopicSpace:
     return TopicSpace(rng, embed_texts(texts).astype(np.float32))
 
 
-def benchmark(*, messages: int, queries: int, seed: int, class_scale: float, write: Write) -> None:
-    """Load `messages` messages of many owners, time the chat's retrieval, print tables."""
+def benchmark(
+    *,
+    messages: int,
+    queries: int,
+    seed: int,
+    class_scale: float,
+    write: Write,
+    profile: Path | None = None,
+) -> None:
+    """Load `messages` messages of many owners, time the chat's retrieval, print tables;
+    with `profile`, also profile `retrieve_units` per owner class into `<profile>.<class>`."""
     require_scratch_database()
     population, data, questions_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
@@ -117,7 +130,10 @@ def benchmark(*, messages: int, queries: int, seed: int, class_scale: float, wri
         )
         timing = load_histories(conn, owners, data, write)
     connection.close()
-    outcomes = run_queries(sample_queries(owners, queries, questions, questions_rng), write)
+    sampled = sample_queries(owners, queries, questions, questions_rng)
+    outcomes = run_queries(sampled, write)
+    if profile is not None:
+        profile_retrieval(sampled, profile, write)
     write("")
     for table in (
         message_report.population_table(owners),
@@ -144,4 +160,5 @@ def run_arguments(options: dict[str, Any]) -> list[str]:
     return [
         "--messages", str(options["messages"]), "--queries", str(options["queries"]),
         "--seed", str(options["seed"]), "--class-scale", str(options["class_scale"]),
+        *(["--profile", str(options["profile"].resolve())] if options.get("profile") else []),
     ]  # fmt: skip

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
+from memoryapp.benchmarks.profiling import profiled
 from memoryapp.benchmarks.scale.measure import load_average
 from memoryapp.benchmarks.scale.message_rows import NOW, MessageOwner
 from memoryapp.benchmarks.scale.vectors import query_near
@@ -227,3 +229,17 @@ def run_queries(queries: Sequence[Query], write: Write) -> list[Outcome]:
         }
     write(f"  exact scans in {time.monotonic() - begin:.1f} s ({load_average()})")
     return outcomes
+
+
+def profile_retrieval(queries: Sequence[Query], path: Path, write: Write) -> None:
+    """cProfile of `retrieve_units` over each owner class's queries (caches warm: they ran
+    before), dumped to `<path>.<class>` with its top printed."""
+    users = {u.pk: u for u in User.objects.filter(pk__in={q.owner.user_id for q in queries})}
+    by_class: dict[str, list[Query]] = {}
+    for query in queries:
+        by_class.setdefault(query.owner.label, []).append(query)
+    for label, members in by_class.items():
+        what = f"retrieve_units for owners of {label} messages ({len(members)} queries)"
+        with profiled(path.with_name(f"{path.name}.{label}"), what, write):
+            for query in members:
+                _retrieve(query, users[query.owner.user_id])

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="with --messages: multiply the classes' sizes (1k, 10k, 100k) by this (tests)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="with --messages: cProfile of retrieve_units per owner class, written to "
+        "FILE.<class> and its top printed",
+    )
 
 
 def run(options: dict[str, Any], write: Write) -> None:
@@ -118,6 +125,7 @@ def _run_messages(options: dict[str, Any], write: Write) -> None:
             seed=options["seed"],
             class_scale=options["class_scale"],
             write=write,
+            profile=options.get("profile"),
         )
         return
     arguments = message_bench.run_arguments(options)
