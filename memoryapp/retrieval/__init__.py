@@ -19,11 +19,11 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import BooleanField, Q
+from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from memoryapp.embeddings import embed_texts
-from memoryapp.models import Fact, Message, Profile
+from memoryapp.models import Fact, FactSource, Message, Profile
 from memoryapp.models.conversation import FOR_MEMORY, MEMORY
 from memoryapp.retrieval import search
 from memoryapp.retrieval.packing import Candidate, ContextUnit, pack
@@ -80,8 +80,8 @@ def _speakers_named(owner: User, question: str) -> list[str]:
     return sorted(set(found.order_by().values_list("speaker", flat=True).distinct()))
 
 
-# Columns a candidate turn never needs: its vector and full-text vector are the largest
-# parts of a row (parsing the vectors alone took a third of a retrieval).
+# Columns a candidate turn or fact never needs: its vector and full-text vector are the
+# largest parts of a row (parsing the vectors alone took a third of a retrieval).
 _UNUSED_COLUMNS = ("embedding", "search_vector")
 # The turns just before and after each (conversation_id, sequence) pair of two arrays.
 _AROUND_SQL = (
@@ -131,17 +131,26 @@ def _candidate_turns(owner: User, evidence: TurnEvidence, excluded: set[UUID]) -
     ]
 
 
-def _fact_candidates(owner: User, scores: dict[str, float]) -> list[Candidate]:
-    facts = Fact.objects.filter(owner=owner, pk__in=list(scores)).prefetch_related(
-        "source_messages"
+def _facts_with_sources(owner: User, facts: QuerySet[Fact]) -> list[tuple[Fact, tuple[UUID, ...]]]:
+    """`facts` (of `owner`) without their vectors, each with the ids of the messages it was
+    learned from in conversation order (ids only: whole messages, vectors included, were
+    most of a retrieval's time)."""
+    loaded = list(facts.defer(*_UNUSED_COLUMNS))
+    sources: dict[UUID, list[UUID]] = {fact.pk: [] for fact in loaded}
+    links = (
+        FactSource.objects.filter(owner=owner, fact_id__in=list(sources))
+        .order_by("message__conversation", "message__sequence")
+        .values_list("fact_id", "message_id")
     )
+    for fact_id, message_id in links:
+        sources[fact_id].append(message_id)
+    return [(fact, tuple(sources[fact.pk])) for fact in loaded]
+
+
+def _fact_candidates(owner: User, scores: dict[str, float]) -> list[Candidate]:
+    found = _facts_with_sources(owner, Fact.objects.filter(owner=owner, pk__in=list(scores)))
     return [
-        Candidate(
-            scores[str(fact.pk)],
-            fact=fact,
-            fact_sources=tuple(m.pk for m in fact.source_messages.all()),
-        )
-        for fact in facts
+        Candidate(scores[str(fact.pk)], fact=fact, fact_sources=sources) for fact, sources in found
     ]
 
 
@@ -269,20 +278,19 @@ def is_overview_question(question: str) -> bool:
 
 def overview_units(*, owner: User) -> list[ContextUnit]:
     """The owner's active facts, most confident first, as citable units with their sources."""
-    facts = (
-        Fact.objects.filter(owner=owner, status=Fact.Status.ACTIVE)
-        .prefetch_related("source_messages")
-        .order_by("-confidence", "-recorded_at")[:OVERVIEW_FACTS]
+    facts = Fact.objects.filter(owner=owner, status=Fact.Status.ACTIVE)
+    found = _facts_with_sources(
+        owner, facts.order_by("-confidence", "-recorded_at")[:OVERVIEW_FACTS]
     )
     return [
         ContextUnit(
             number=number,
             kind="fact",
             text=fact.text,
-            message_ids=tuple(m.pk for m in fact.source_messages.all()),
+            message_ids=sources,
             score=fact.confidence,
             tokens=count_tokens(fact.text),
             ref_id=fact.pk,
         )
-        for number, fact in enumerate(facts, start=1)
+        for number, (fact, sources) in enumerate(found, start=1)
     ]
