@@ -84,9 +84,9 @@ def model_download_create(
 ) -> tuple[ModelDownload, bool]:
     """A download of `filename` of `repo` at `revision`, queued for a memory worker (unless
     `enqueue` is False: the caller runs it); an unfinished download of the same file is
-    returned instead (created: False). A failed one of the same file is resumed. Raises
-    `ValidationError` for a malformed repository id or file name, or a file of that name
-    already in the models directory."""
+    returned instead (created: False). A failed one of the same file, or one whose worker
+    died, is resumed. Raises `ValidationError` for a malformed repository id or file name, or
+    a file of that name already in the models directory."""
     repo, filename, revision = repo.strip(), filename.strip().lstrip("/"), revision.strip()
     try:
         validate_repo_id(repo)
@@ -114,7 +114,8 @@ def model_download_create(
                 filename,
                 revision,
             )
-            if same and download.status == ModelDownload.Status.FAILED:
+            if same and (download.status == ModelDownload.Status.FAILED or _stale(download)):
+                # Failed, or its worker died: again from its .part file.
                 download.status, download.error = ModelDownload.Status.PENDING, ""
                 download.finished_at = None
                 download.updated_at = timezone.now()
@@ -137,6 +138,12 @@ def model_download_create(
         if enqueue:
             _enqueue_on_commit(download)
     return download, True
+
+
+def _stale(download: ModelDownload) -> bool:
+    """Running, but its row has not moved for STALE_SECONDS: its worker died."""
+    stale = timezone.now() - timedelta(seconds=STALE_SECONDS)
+    return download.status == ModelDownload.Status.RUNNING and download.updated_at < stale
 
 
 def _enqueue_on_commit(download: ModelDownload) -> None:

@@ -4,6 +4,7 @@ endpoints: progress, resume with a Range request, SHA-256 verification, and the 
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import gguf
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from memoryapp.models import ModelDownload
 from memoryapp.services.model_manager import hub as hub_service
@@ -278,3 +280,21 @@ def test_a_download_running_elsewhere_is_not_run_twice(
 
     assert again.status == "running"
     assert hub.requests == []
+
+
+def test_a_download_whose_worker_died_is_taken_up_again(
+    models_dir: Path, hub: FakeHub, model_bytes: bytes
+) -> None:
+    """Asked for again, a download left running by a dead worker (its row still for
+    STALE_SECONDS) is queued again and goes on from its .part file."""
+    hub.repos[REPO] = {FILE: model_bytes}
+    download, _ = model_download_create(repo=REPO, filename=FILE)
+    long_ago = timezone.now() - timedelta(seconds=hub_service.STALE_SECONDS + 1)
+    ModelDownload.objects.filter(pk=download.pk).update(status="running", updated_at=long_ago)
+    (models_dir / (FILE + ".part")).write_bytes(model_bytes[:65536])
+
+    again, created = model_download_create(repo=REPO, filename=FILE)
+    finished = model_download_run(download_id=again.pk)
+
+    assert created and again.pk == download.pk
+    assert finished.status == "done" and finished.resumed_from == 65536
