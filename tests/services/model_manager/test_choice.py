@@ -150,3 +150,23 @@ def test_a_test_backend_is_never_replaced(tiny: Path, fresh_llm: None) -> None:
     with use_backend(backend) as llm:
         assert llm_follow(ModelChoice(tiny, False, 0, 1024)) == (llm, None)
         assert get_llm().info.source == "scripted"
+
+
+def test_a_choice_reaches_llama_cpp_as_its_arguments(tiny: Path) -> None:
+    """GPU layers and context size per model, as llama.cpp is given them (this machine has no
+    GPU: the plumbing is what can be checked here)."""
+    from memoryapp.llm.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend.from_choice(ModelChoice(tiny, False, 7, 1536))
+
+    arguments = backend._llama_arguments()
+    assert (arguments["model_path"], arguments["n_gpu_layers"], arguments["n_ctx"]) == (
+        str(tiny),
+        7,
+        1536,
+    )
+    assert (backend.info.source, backend.info.is_demo, backend.info.gpu_layers) == (
+        "chosen",
+        False,
+        7,
+    )
