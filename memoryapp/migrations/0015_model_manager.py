@@ -1,9 +1,10 @@
 """The model manager (issue 16): each local model file's GPU layers and context size, the
 active model the workers load, and downloads from a model hub with their progress."""
 
+import uuid
+
 import django.db.models.deletion
 import django.utils.timezone
-import uuid
 from django.conf import settings
 from django.db import migrations, models
 
