@@ -51,7 +51,7 @@ import pydantic
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.backends.postgresql.client import DatabaseClient
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
@@ -186,6 +186,12 @@ def backup_create(*, out: Path, model_checksums: bool = True) -> BackupResult:
         manifest = _backup_into(work, model_checksums=model_checksums)
         (work / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n")
         work.rename(out)
+    except DatabaseError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise BackupError(f"The database failed during the backup: {exc}".strip()) from exc
+    except OSError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise BackupError(f"Cannot write the backup in {out.parent}: {exc}") from exc
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -238,8 +244,9 @@ def _exports_write(work: Path) -> list[ExportEntry]:
     (work / EXPORTS).mkdir()
     entries = []
     for user in User.objects.order_by("pk"):
-        # The id keeps names unique and safe: a username may be "." or "..".
-        relative = f"{EXPORTS}/{user.pk}-{user.get_username()}.json"
+        # The id keeps names unique, and a username may be "." or come from an import.
+        safe = re.sub(r"[^\w.@+-]", "_", user.get_username())
+        relative = f"{EXPORTS}/{user.pk}-{safe}.json"
         (work / relative).write_text(memory_export_text(owner=user), encoding="utf-8")
         entry = _file_entry(work, relative)
         entries.append(ExportEntry(username=user.get_username(), **entry.model_dump()))
@@ -369,8 +376,14 @@ def backup_restore(*, source: Path, force: bool = False) -> RestoreResult:
 
     Refuses a database with accounts unless `force` (their data would be lost: that is the
     rollback after an upgrade, to the backup taken before it). See the module docstring."""
+    try:
+        return _restore(source.expanduser().absolute(), force=force)
+    except DatabaseError as exc:
+        raise BackupError(f"The database failed during the restore: {exc}".strip()) from exc
+
+
+def _restore(source: Path, *, force: bool) -> RestoreResult:
     started = time.monotonic()
-    source = source.expanduser().absolute()
     manifest = backup_read(source)
     with connection.cursor() as cursor:
         present = _relations(cursor)
@@ -437,12 +450,8 @@ def _load(source: Path, manifest: Manifest, present: list[tuple[str, str]]) -> N
                 stdin=subprocess.PIPE,
                 stderr=load_errors,
             )  # fmt: skip
-            _relay(restore, load)
-            restore_code = restore.wait()
-            if restore_code != 0:
-                # Killed before it reads the end of its input: psql never sends COMMIT.
-                load.kill()
-                load.wait()
+            psql_stopped = _relay(restore, load)
+            if restore.returncode != 0 and not psql_stopped:
                 raise BackupError(
                     f"pg_restore could not read {dump} to its end ({_last_error(restore_errors)})"
                     f"; the restore was rolled back. {NOTHING_CHANGED}"
@@ -454,16 +463,27 @@ def _load(source: Path, manifest: Manifest, present: list[tuple[str, str]]) -> N
                 )
 
 
-def _relay(restore: subprocess.Popen[bytes], load: subprocess.Popen[bytes]) -> None:
-    """pg_restore's script into psql; psql stopping early (an error) ends it."""
+def _relay(restore: subprocess.Popen[bytes], load: subprocess.Popen[bytes]) -> bool:
+    """pg_restore's script into psql, which gets the end of its input (and so goes on to
+    the check and COMMIT) only if pg_restore read the whole dump; otherwise psql is killed
+    first, and the server rolls its transaction back. True when psql stopped early (an
+    error in the script: it says which)."""
     assert restore.stdout is not None and load.stdin is not None  # noqa: S101 - both piped
+    psql_stopped = False
     try:
         shutil.copyfileobj(restore.stdout, load.stdin, HASH_CHUNK)
-        load.stdin.close()
     except BrokenPipeError:
+        psql_stopped = True
         restore.kill()
     finally:
         restore.stdout.close()
+    if restore.wait() != 0 and not psql_stopped:
+        load.kill()
+        load.wait()
+    else:
+        with contextlib.suppress(BrokenPipeError):
+            load.stdin.close()
+    return psql_stopped
 
 
 def _drop_sql(present: list[tuple[str, str]]) -> str:
