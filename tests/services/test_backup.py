@@ -71,8 +71,10 @@ def _new_database(made: list[str]) -> str:
     return url
 
 
-def _manage(*args: str, database_url: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = subprocess_environ(MEMORY_LLM="off")
+def _manage(
+    *args: str, database_url: str | None = None, **variables: str
+) -> subprocess.CompletedProcess[str]:
+    env = subprocess_environ(MEMORY_LLM="off", **variables)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     return subprocess.run(
@@ -159,6 +161,42 @@ def test_backup_writes_the_dump_the_exports_and_a_manifest_of_one_snapshot(
     assert SAID[0] in json.dumps(alice_export)
     assert (backup / manifest.database.path).stat().st_size == manifest.database.size
     assert oct(backup.stat().st_mode & 0o777) == "0o700"
+
+
+def test_the_manifest_lists_the_model_files_and_restore_names_those_missing(
+    household: dict[str, User], tmp_path: Path, scratch_databases: list[str]
+) -> None:
+    """Listed, not copied: a hub download (a link into the hub's cache) once, a file of the
+    person's own; their checksums unless --no-model-checksums."""
+    models = tmp_path / "models"
+    blob = models / "models--org--tiny-GGUF" / "blobs" / "0123abcd"
+    snapshot = models / "models--org--tiny-GGUF" / "snapshots" / "main"
+    blob.parent.mkdir(parents=True)
+    snapshot.mkdir(parents=True)
+    blob.write_bytes(b"GGUF" + bytes(1000))
+    (snapshot / "tiny.Q4_K_M.gguf").symlink_to(blob)
+    (models / "own.gguf").write_bytes(b"GGUF" + bytes(10))
+    made = _manage("backup", "--out", str(tmp_path / "full"), LLM_MODEL_DIR=str(models))
+    sizes_only = _manage(
+        "backup", "--out", str(tmp_path / "sizes"), "--no-model-checksums",
+        LLM_MODEL_DIR=str(models),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert sizes_only.returncode == 0, sizes_only.stderr
+
+    listed = backup_read(tmp_path / "full").models
+    assert [(Path(model.path).name, model.size, model.sha256) for model in listed] == [
+        ("tiny.Q4_K_M.gguf", 1004, hashlib.sha256(blob.read_bytes()).hexdigest()),
+        ("own.gguf", 14, hashlib.sha256(b"GGUF" + bytes(10)).hexdigest()),
+    ]
+    assert [model.sha256 for model in backup_read(tmp_path / "sizes").models] == [None, None]
+    (tmp_path / "no-models").mkdir()
+    restored = _manage(
+        "restore", str(tmp_path / "full"),
+        database_url=_new_database(scratch_databases), LLM_MODEL_DIR=str(tmp_path / "no-models"),
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stderr
+    assert f"Model file not found here: {models / 'own.gguf'} (14 bytes)" in restored.stdout
 
 
 def test_backup_wipe_restore_gives_identical_rows_and_a_working_chat(
