@@ -127,11 +127,18 @@ say "building $POSTGRES_IMAGE and $REDIS_IMAGE (stand-ins, docker/standins/)"
     >"$WORK/build-redis.log" 2>&1 || fail "building $REDIS_IMAGE, see $WORK/build-redis.log"
 
 say "building $APP_IMAGE from $BASE_IMAGE (log: $WORK/build-app.log; a cold build compiles llama.cpp)"
+previous_image="$(docker image inspect -f '{{.Id}}' "$APP_IMAGE" 2>/dev/null || true)"
 build_started=$(date +%s)
 "${build_cmd[@]}" "${build_args[@]}" -f "$DOCKER_DIR/Dockerfile" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$APP_IMAGE" "$PROJECT_DIR" \
     >"$WORK/build-app.log" 2>&1 || { tail -n 40 "$WORK/build-app.log" >&2; fail "building $APP_IMAGE"; }
 build_seconds=$(( $(date +%s) - build_started ))
+# The image this build replaced (untagged now) goes; the build cache stays. With the vfs
+# storage driver every image costs its full size on disk.
+if [ -n "$previous_image" ] \
+    && [ "$previous_image" != "$(docker image inspect -f '{{.Id}}' "$APP_IMAGE")" ]; then
+    docker image rm "$previous_image" >/dev/null 2>&1 || true
+fi
 cached_steps=$(grep -c ' CACHED$' "$WORK/build-app.log" || true)
 image_bytes=$(docker image inspect -f '{{.Size}}' "$APP_IMAGE")
 image_mb=$(( image_bytes / 1000000 ))
