@@ -44,7 +44,7 @@ import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, Annotated, Any, Literal
 
 import pydantic
@@ -97,7 +97,17 @@ class BackupError(Exception):
 
 TableName = Annotated[str, pydantic.StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 Sha256 = Annotated[str, pydantic.StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-RelativePath = Annotated[str, pydantic.StringConstraints(pattern=r"^[^/\\][^\\]*$")]
+
+
+def _inside(path: str) -> str:
+    """A path that stays inside the backup directory."""
+    parts = PurePosixPath(path).parts
+    if not parts or path.startswith("/") or "\\" in path or ".." in parts:
+        raise ValueError("must be a path inside the backup directory")
+    return path
+
+
+RelativePath = Annotated[str, pydantic.AfterValidator(_inside)]
 
 
 class _Part(pydantic.BaseModel):

@@ -379,6 +379,7 @@ DAMAGES = {
     "manifest not JSON": "manifest.json cannot be read",
     "another format": "format: Input should be 'memoryapp-backup'",
     "dump missing": "database.dump is missing from the backup",
+    "dump outside": "database.path: Value error, must be a path inside the backup directory",
     "dump altered": "does not have the SHA-256 the manifest gives",
     "tables differ": "The manifest and the dump name different tables",
     "newer migrations": "made by a newer memoryapp",
@@ -398,6 +399,8 @@ def _damage(copy: Path, damage: str) -> None:
         _rewrite_manifest(copy, format="something-else")
     elif damage == "dump missing":
         dump.unlink()
+    elif damage == "dump outside":
+        _rewrite_manifest(copy, database={"path": "../copy-of-database.dump"})
     elif damage == "dump altered":
         data = bytearray(dump.read_bytes())
         data[-10] ^= 0xFF
