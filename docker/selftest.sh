@@ -14,6 +14,7 @@
 #  4. signs up as the owner through the one-time setup link the web container printed, sends a
 #     message over HTTP and reads the demo model's answer streamed over the websocket
 #     (docker/selftest_client.py, run inside the web container);
+#     then makes a backup (`manage.py backup`: the image's pg_dump against the pg17 server);
 #  5. stops and starts the stack again and checks, signed in with the password, that the
 #     conversation is still there;
 #  6. removes its containers, volumes and files (also when a step fails; SELFTEST_KEEP=1 keeps
@@ -264,6 +265,10 @@ first_output="$(client first "$base_url" "$setup_url" "$username" "$password" "$
     || fail "chat through the web container"
 echo "$first_output"
 conversation_id="$(echo "$first_output" | sed -n 's/^conversation=//p')"
+
+say "manage.py backup in the web container (the image's pg_dump against the pg17 server)"
+compose exec -T web python manage.py backup --out /tmp/selftest-backup \
+    || fail "manage.py backup in the image"
 
 say "restarting the stack (compose down, compose up; the volumes stay)"
 compose down --timeout 30 >/dev/null 2>&1 || fail "compose down"
