@@ -97,7 +97,6 @@ def model_download_create(
     if not revision or len(revision) > 200:
         raise ValidationError("The revision must be a branch, tag or commit (e.g. main).")
     local_name = filename.rsplit("/", 1)[-1]
-    part = Path(settings.LLM_MODEL_DIR) / (local_name + PART_SUFFIX)
     if (Path(settings.LLM_MODEL_DIR) / local_name).exists():
         raise ValidationError(f"{local_name} is in the models directory already.")
     with transaction.atomic():
@@ -129,9 +128,9 @@ def model_download_create(
                 raise ValidationError(
                     f"{local_name} is being downloaded from {download.repo} already."
                 )
-        if unfinished:
-            # A failed download of another file of that name left its bytes there.
-            part.unlink(missing_ok=True)
+        # A failed download of another file of that name may have left its bytes in the
+        # .part file: the worker starts again from zero (`_part_is_another_files`). Never
+        # deleted here: the web process may only read the models directory.
         download = ModelDownload.objects.create(
             repo=repo, filename=filename, revision=revision, requested_by=requested_by
         )
@@ -238,6 +237,8 @@ def _download(download: ModelDownload, progress: Progress | None) -> None:
     part = directory / (download.local_name + PART_SUFFIX)
     target = directory / download.local_name
     remote = hub_file(repo=download.repo, filename=download.filename, revision=download.revision)
+    if _part_is_another_files(download, remote):
+        part.unlink(missing_ok=True)
     have = part.stat().st_size if part.exists() else 0
     if have > remote.size:  # not the same file: start again
         part.unlink()
@@ -267,6 +268,23 @@ def _download(download: ModelDownload, progress: Progress | None) -> None:
             "download it again)."
         )
     part.replace(target)
+
+
+def _part_is_another_files(download: ModelDownload, remote: HubFile) -> bool:
+    """Whether the .part file's bytes may belong to another file than `remote`: the file
+    changed on the hub since this download's last run, or this download never ran and a
+    failed download of another repository, file or revision had the same name."""
+    if download.sha256:
+        return download.sha256 != remote.sha256
+    source = (download.repo, download.filename, download.revision)
+    failed = ModelDownload.objects.filter(status=ModelDownload.Status.FAILED).exclude(
+        pk=download.pk
+    )
+    return any(
+        other.local_name == download.local_name
+        and (other.repo, other.filename, other.revision) != source
+        for other in failed
+    )
 
 
 def _fetch(

@@ -141,6 +141,49 @@ def test_a_partial_file_left_by_a_dead_worker_is_resumed(
     assert hub.file_requests()[0].range == "bytes=70000-"
 
 
+def test_a_failed_download_of_another_file_of_that_name_leaves_its_bytes_to_the_worker(
+    models_dir: Path, hub: FakeHub, model_bytes: bytes
+) -> None:
+    """Its partial file is not deleted by the web process (whose models volume is read-only
+    under Compose: deleting there was a 500) but by the worker, which starts from zero."""
+    hub.repos[REPO] = {FILE: model_bytes}
+    ModelDownload.objects.create(
+        repo="someone-else/tiny-GGUF", filename=FILE, status=ModelDownload.Status.FAILED
+    )
+    part = models_dir / (FILE + ".part")
+    part.write_bytes(b"another file's bytes")
+
+    download, created = model_download_create(repo=REPO, filename=FILE, enqueue=False)
+
+    assert created
+    assert part.read_bytes() == b"another file's bytes"
+    download = model_download_run(download_id=download.pk)
+    assert download.status == ModelDownload.Status.DONE, download.error
+    assert download.resumed_from == 0
+    assert (models_dir / FILE).read_bytes() == model_bytes
+
+
+def test_a_file_changed_on_the_hub_between_two_runs_is_fetched_again(
+    models_dir: Path, hub: FakeHub, model_bytes: bytes
+) -> None:
+    """A resumed download whose file was replaced on the hub (another SHA-256) does not
+    append the new file's bytes to the old one's."""
+    hub.repos[REPO] = {FILE: model_bytes}
+    download, _ = model_download_create(repo=REPO, filename=FILE, enqueue=False)
+    ModelDownload.objects.filter(pk=download.pk).update(
+        status=ModelDownload.Status.FAILED, sha256="0" * 64
+    )
+    (models_dir / (FILE + ".part")).write_bytes(b"the old file's first bytes")
+
+    download, resumed = model_download_create(repo=REPO, filename=FILE, enqueue=False)
+    download = model_download_run(download_id=download.pk)
+
+    assert resumed
+    assert download.status == ModelDownload.Status.DONE, download.error
+    assert download.resumed_from == 0
+    assert (models_dir / FILE).read_bytes() == model_bytes
+
+
 def test_a_checksum_mismatch_fails_and_removes_the_partial_file(
     models_dir: Path, hub: FakeHub, model_bytes: bytes
 ) -> None:
