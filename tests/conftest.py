@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 
 from memoryapp.devstack.services import EmbeddedRedis, free_port
+from tests.support.fake_hub import FakeHub
 from tests.support.workers import WorkerProcess
 
 # alice (the owner) and bob (a member), their clients and their data.
@@ -61,3 +63,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from django.core.management import call_command
 
     call_command("collectstatic", interactive=False, verbosity=0)
+
+
+# The model manager's tests: a models directory of the test's own (LLM_MODEL_DIR), and the
+# fake hub.
+@pytest.fixture
+def models_dir(tmp_path: Path, settings: Any) -> Path:
+    directory = tmp_path / "models"
+    directory.mkdir()
+    settings.LLM_MODEL_DIR = directory
+    return directory
+
+
+@pytest.fixture
+def hub(settings: Any) -> Iterator[FakeHub]:
+    server = FakeHub().start()
+    settings.LLM_HUB_ENDPOINT = server.url
+    settings.LLM_HUB_TOKEN = ""
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -20,22 +18,6 @@ from tests.support.fake_hub import FakeHub
 from tests.support.gguf_files import gguf_write
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def models_dir(tmp_path: Path, settings: Any) -> Path:
-    settings.LLM_MODEL_DIR = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def hub(settings: Any) -> Iterator[FakeHub]:
-    server = FakeHub().start()
-    settings.LLM_HUB_ENDPOINT = server.url
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _run(*args: str) -> str:
